@@ -1,0 +1,237 @@
+// mmapx/reg/field.hpp - one bit field of a device register, declared like a
+// line of a datasheet table: name, position, width, access kind, encoding.
+//
+//   using direction = reg::field<"direction", 1, 1, reg::rw,
+//       reg::enumerated<reg::choice<dir::to_device, "to_device">,
+//                       reg::choice<dir::to_ram, "to_ram">>>;
+//
+// A field only describes bits; the register it sits in is declared in
+// register.hpp. Values meant for a field travel as field_value<F>, made by
+// F::val<constant> (checked at compile time), F::checked(v) (checked at run
+// time, error through error.hpp) or F::truncated(v) (explicitly masks).
+#pragma once
+
+#include <mmapx/error.hpp>
+#include <mmapx/reg/fixed_name.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+namespace mmapx::reg {
+
+/// How software may use a field (and, for ro/wo/rw, a whole register).
+enum class field_access : std::uint8_t {
+  rw,        ///< read and write
+  ro,        ///< read only; writes are ignored by the device
+  wo,        ///< write only; reads return nothing meaningful
+  w1c,       ///< reads state; writing 1 clears it, 0 leaves it
+  w1s,       ///< reads state; writing 1 sets it, 0 leaves it
+  rc,        ///< reading clears it (so reading the register has a side effect)
+  reserved,  ///< must be written as a fixed value; never read by name
+};
+inline constexpr field_access rw = field_access::rw;
+inline constexpr field_access ro = field_access::ro;
+inline constexpr field_access wo = field_access::wo;
+inline constexpr field_access w1c = field_access::w1c;
+inline constexpr field_access w1s = field_access::w1s;
+inline constexpr field_access rc = field_access::rc;
+
+constexpr bool is_readable(field_access a) noexcept {
+  return a != field_access::wo && a != field_access::reserved;
+}
+constexpr bool is_writable(field_access a) noexcept {
+  return a == field_access::rw || a == field_access::wo || a == field_access::w1c ||
+         a == field_access::w1s;
+}
+/// Bits a read-modify-write may copy from the value it loaded: writing back
+/// what was read leaves these fields as they were. Not so for w1c/w1s
+/// (writing back a 1 acts) or wo/reserved (what was read means nothing).
+constexpr bool is_kept_by_modify(field_access a) noexcept {
+  return a == field_access::rw || a == field_access::ro || a == field_access::rc;
+}
+constexpr std::string_view to_string(field_access a) noexcept {
+  switch (a) {
+    case field_access::rw: return "rw";
+    case field_access::ro: return "ro";
+    case field_access::wo: return "wo";
+    case field_access::w1c: return "w1c";
+    case field_access::w1s: return "w1s";
+    case field_access::rc: return "rc";
+    case field_access::reserved: return "reserved";
+  }
+  return "?";
+}
+
+/// The narrowest unsigned type holding `Bits` bits.
+template <unsigned Bits>
+using uint_for = std::conditional_t<
+    (Bits <= 8), std::uint8_t,
+    std::conditional_t<(Bits <= 16), std::uint16_t,
+                       std::conditional_t<(Bits <= 32), std::uint32_t, std::uint64_t>>>;
+
+constexpr std::uint64_t low_bits(unsigned width) noexcept {
+  return width >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << width) - 1;
+}
+
+/// One named encoding of an enumerated field, for the run-time tables.
+struct choice_info {
+  std::uint64_t value;
+  std::string_view name;
+};
+
+/// One enumerator of a field and the name dumps and parsers use for it.
+template <auto Value, fixed_name Name>
+struct choice {
+  static_assert(std::is_enum_v<decltype(Value)>, "mmapx::reg: a choice names an enumerator");
+  static constexpr auto value = Value;
+  static constexpr choice_info info{
+      static_cast<std::uint64_t>(static_cast<std::underlying_type_t<decltype(Value)>>(Value)),
+      Name.view()};
+};
+
+/// The encoding of a field that holds a plain number.
+struct plain {
+  using enum_type = void;
+  static constexpr std::array<choice_info, 0> choices{};
+};
+
+/// The encoding of a field whose values are the listed enumerators; any other
+/// bit pattern read from the device is reported as unknown, never invented.
+template <class First, class... Rest>
+struct enumerated {
+  using enum_type = std::remove_cv_t<decltype(First::value)>;
+  static_assert((std::is_same_v<enum_type, std::remove_cv_t<decltype(Rest::value)>> && ...),
+                "mmapx::reg: all choices of a field belong to one enumeration");
+  static constexpr std::array<choice_info, 1 + sizeof...(Rest)> choices{First::info, Rest::info...};
+};
+
+/// A value destined for field F, already shifted into place.
+template <class F>
+struct field_value {
+  using field = F;
+  std::uint64_t bits;
+};
+
+/// A field: `Width` bits at bit `Pos` of its register.
+template <fixed_name Name, unsigned Pos, unsigned Width, field_access Access = field_access::rw,
+          class Encoding = plain, std::uint64_t WriteAs = 0>
+struct field {
+  using field_tag = void;
+  using encoding = Encoding;
+  using enum_type = typename Encoding::enum_type;
+  static constexpr std::string_view name = Name.view();
+  static constexpr const char* c_name = Name.c_str();
+  static constexpr unsigned pos = Pos;
+  static constexpr unsigned width = Width;
+  static constexpr field_access access = Access;
+  static constexpr std::uint64_t max = low_bits(Width);
+  static constexpr std::uint64_t mask = max << Pos;
+  static constexpr std::uint64_t write_as = WriteAs;  ///< reserved fields only
+
+  static_assert(Width >= 1 && Pos < 64 && Width <= 64 - Pos,
+                "mmapx::reg: a field must have a width and lie within 64 bits");
+  static_assert(WriteAs <= max, "mmapx::reg: a reserved value does not fit its field");
+  static_assert(Access == field_access::reserved || WriteAs == 0,
+                "mmapx::reg: only reserved fields have a fixed written value");
+  static_assert([] {
+    for (const auto& c : Encoding::choices)
+      if (c.value > max) return false;
+    return true;
+  }(), "mmapx::reg: an enumerator does not fit its field");
+
+  /// What reading the field gives: its enum (empty if the bits match no
+  /// enumerator), bool for a single plain bit, else the narrowest integer.
+  using read_type = std::conditional_t<
+      !std::is_void_v<enum_type>, std::optional<enum_type>,
+      std::conditional_t<Width == 1, bool, uint_for<Width>>>;
+
+  /// Extracts this field from a whole register value.
+  static constexpr read_type decode(std::uint64_t register_value) noexcept {
+    const std::uint64_t raw = (register_value >> Pos) & max;
+    if constexpr (!std::is_void_v<enum_type>) {
+      for (const auto& c : Encoding::choices)
+        if (c.value == raw) return static_cast<enum_type>(raw);
+      return std::nullopt;
+    } else {
+      return static_cast<read_type>(raw);
+    }
+  }
+
+  /// A constant for this field, checked when compiling.
+  template <auto V>
+  static consteval field_value<field> constant() noexcept {
+    using V_type = decltype(V);
+    if constexpr (std::is_enum_v<V_type>) {
+      static_assert(std::is_same_v<V_type, enum_type>,
+                    "mmapx::reg: enumerator of another type than the field's enumeration");
+      return {static_cast<std::uint64_t>(static_cast<std::underlying_type_t<V_type>>(V)) << Pos};
+    } else {
+      static_assert(std::is_integral_v<V_type>, "mmapx::reg: a field constant is an integer, bool or enumerator");
+      static_assert(!std::cmp_less(V, 0) && !std::cmp_greater(V, max),
+                    "mmapx::reg: constant does not fit its field");
+      return {static_cast<std::uint64_t>(V) << Pos};
+    }
+  }
+  template <auto V>
+  static constexpr field_value<field> val = constant<V>();
+
+  /// Keeps the low `Width` bits of `v`: for callers who want truncation and say so.
+  static constexpr field_value<field> truncated(std::uint64_t v) noexcept { return {(v & max) << Pos}; }
+
+  /// A run-time value that must fit the field (and, for an enumerated field,
+  /// be one of its enumerators).
+  static field_value<field> checked(std::uint64_t v) {
+    return mmapx::detail::throwing([&](mmapx::detail::failure& f) { return check(v, f); });
+  }
+  static field_value<field> checked(std::uint64_t v, std::error_code& ec) noexcept {
+    return mmapx::detail::reporting(ec, [&](mmapx::detail::failure& f) { return check(v, f); });
+  }
+  template <class E>
+    requires std::is_enum_v<E>
+  static field_value<field> checked(E e) {
+    return checked(static_cast<std::uint64_t>(static_cast<std::underlying_type_t<E>>(enum_of(e))));
+  }
+  template <class E>
+    requires std::is_enum_v<E>
+  static field_value<field> checked(E e, std::error_code& ec) noexcept {
+    return checked(static_cast<std::uint64_t>(static_cast<std::underlying_type_t<E>>(enum_of(e))), ec);
+  }
+
+ private:
+  template <class E>
+  static constexpr E enum_of(E e) noexcept {
+    static_assert(std::is_same_v<E, enum_type>, "mmapx::reg: enumerator of another type than the field's enumeration");
+    return e;
+  }
+  /// On failure the value is zero: the ec form's caller must look at ec.
+  static field_value<field> check(std::uint64_t v, mmapx::detail::failure& f) noexcept {
+    bool known = v <= max;
+    if (!known) {
+      f.fail(errc::value_out_of_range, "set field");
+    } else if constexpr (!std::is_void_v<enum_type>) {
+      known = false;
+      for (const auto& c : Encoding::choices) known = known || c.value == v;
+      if (!known) f.fail(errc::unknown_encoding, "set field");
+    }
+    if (!known) {
+      f.subject = c_name;
+      return {0};
+    }
+    return {v << Pos};
+  }
+};
+
+/// Bits the device requires to be written as `WriteAs`.
+template <unsigned Pos, unsigned Width, std::uint64_t WriteAs = 0>
+using reserved = field<"reserved", Pos, Width, field_access::reserved, plain, WriteAs>;
+
+template <class F>
+concept field_type = requires { typename F::field_tag; };
+
+}  // namespace mmapx::reg

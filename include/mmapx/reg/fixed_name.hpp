@@ -1,0 +1,25 @@
+// mmapx/reg/fixed_name.hpp - a string literal usable as a template argument.
+//
+// Register and field names are part of a map's type, so that the run-time
+// name tables, dumps and error messages come from the same declaration as the
+// layout and can never drift from it.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace mmapx::reg {
+
+template <std::size_t N>
+struct fixed_name {
+  char text[N]{};  // public: a structural type, usable as a template argument
+
+  constexpr fixed_name(const char (&literal)[N]) noexcept {  // NOLINT: implicit on purpose
+    for (std::size_t i = 0; i < N; ++i) text[i] = literal[i];
+  }
+  constexpr std::string_view view() const noexcept { return {text, N - 1}; }
+  /// NUL-terminated, with static storage when the object is a template argument.
+  constexpr const char* c_str() const noexcept { return text; }
+};
+
+}  // namespace mmapx::reg

@@ -1,0 +1,279 @@
+// mmapx/reg/names.hpp - a map's names at run time: constexpr tables of
+// registers and fields, a formatter that decodes a register value, and a
+// parser for `register.field=value` with the checks the compiler applies to
+// the typed calls (unknown name, value too large, read-only target).
+//
+// The tables are made from the map's types, so a dump or a command line can
+// never disagree with the typed declaration. The parser reads untrusted text
+// (a command line, a fuzzer's bytes): it never reads past its input, never
+// overflows, and reports every mistake through error.hpp.
+#pragma once
+
+#include <mmapx/error.hpp>
+#include <mmapx/reg/map.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace mmapx::reg {
+
+struct field_info {
+  std::string_view name;
+  const char* c_name;
+  unsigned pos;
+  unsigned width;
+  field_access access;
+  std::uint64_t write_as;
+  std::span<const choice_info> choices;
+
+  constexpr std::uint64_t max() const noexcept { return low_bits(width); }
+  constexpr std::uint64_t mask() const noexcept { return max() << pos; }
+};
+
+struct register_info {
+  std::string_view name;
+  const char* c_name;
+  std::size_t offset;
+  unsigned bits;
+  field_access access;
+  bool read_side_effects;
+  bool counter;
+  bool whole;  ///< no named fields: only the implicit `value`
+  std::uint64_t reset;
+  std::uint64_t keep;   ///< see layout<R>::keep
+  std::uint64_t fixed;  ///< see layout<R>::fixed
+  std::span<const field_info> fields;
+
+  constexpr bool readable() const noexcept { return is_readable(access); }
+  constexpr bool writable() const noexcept { return is_writable(access); }
+  constexpr const field_info* find(std::string_view field_name) const noexcept {
+    for (const auto& f : fields)
+      if (f.name == field_name && f.access != field_access::reserved) return &f;
+    return nullptr;
+  }
+};
+
+struct map_info {
+  std::string_view name;
+  std::size_t size;
+  std::span<const register_info> registers;
+
+  constexpr const register_info* find(std::string_view register_name) const noexcept {
+    for (const auto& r : registers)
+      if (r.name == register_name) return &r;
+    return nullptr;
+  }
+};
+
+namespace detail {
+template <class R, class List = typename R::fields>
+struct field_table;
+template <class R, class... Fs>
+struct field_table<R, fields<Fs...>> {
+  static constexpr std::array<field_info, sizeof...(Fs)> value{
+      field_info{Fs::name, Fs::c_name, Fs::pos, Fs::width, Fs::access, Fs::write_as, Fs::encoding::choices}...};
+};
+
+template <class R>
+constexpr register_info register_entry() noexcept {
+  using L = layout<R>;
+  return {R::name,  R::c_name,  R::offset, R::bits,  R::access, L::read_side_effects,
+          R::is_counter, std::is_same_v<typename R::fields, fields<typename R::value>>,
+          R::reset, L::keep, L::fixed, field_table<R>::value};
+}
+
+template <class List>
+struct register_table;
+template <class... Rs>
+struct register_table<register_list<Rs...>> {
+  static constexpr std::array<register_info, sizeof...(Rs)> value{register_entry<Rs>()...};
+};
+}  // namespace detail
+
+/// The run-time description of Map.
+template <class Map>
+inline constexpr map_info info_of{Map::name, Map::size, detail::register_table<typename Map::registers>::value};
+
+/// "code=0xed minor=0x0 major=0x1": the readable fields of one register value
+/// (empty for a register without named fields). Enumerated fields print their
+/// enumerator, or `?0x5` for bits that match none.
+inline std::string describe(const register_info& r, std::uint64_t value) {
+  std::string text;
+  if (r.whole || !r.readable()) return text;
+  for (const auto& f : r.fields) {
+    if (!is_readable(f.access)) continue;
+    const std::uint64_t raw = (value >> f.pos) & f.max();
+    if (!text.empty()) text += ' ';
+    text += f.name;
+    text += '=';
+    char number[32];
+    if (!f.choices.empty()) {
+      std::string_view choice_name;
+      for (const auto& c : f.choices)
+        if (c.value == raw) choice_name = c.name;
+      if (!choice_name.empty()) {
+        text += choice_name;
+        continue;
+      }
+      text += '?';
+    }
+    if (f.width == 1 && f.choices.empty())
+      std::snprintf(number, sizeof number, "%llu", static_cast<unsigned long long>(raw));
+    else
+      std::snprintf(number, sizeof number, "0x%llx", static_cast<unsigned long long>(raw));
+    text += number;
+  }
+  return text;
+}
+
+/// One parsed `register=value` (field is null: the whole register) or
+/// `register.field=value`; `value` is not shifted.
+struct assignment {
+  const register_info* target = nullptr;
+  const field_info* field = nullptr;
+  std::uint64_t value = 0;
+};
+
+namespace detail {
+constexpr bool is_name_start(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+constexpr bool is_name_char(char c) noexcept { return is_name_start(c) || (c >= '0' && c <= '9'); }
+constexpr bool is_space(char c) noexcept { return c == ' ' || c == '\t'; }
+
+/// Reads [A-Za-z_][A-Za-z0-9_]* at `pos`; empty if there is none.
+constexpr std::string_view take_name(std::string_view text, std::size_t& pos) noexcept {
+  const std::size_t begin = pos;
+  if (pos < text.size() && is_name_start(text[pos])) {
+    while (pos < text.size() && is_name_char(text[pos])) ++pos;
+  }
+  return text.substr(begin, pos - begin);
+}
+
+/// A decimal, 0x hexadecimal or 0b binary number filling all of `digits`.
+inline bool parse_number(std::string_view digits, std::uint64_t& out, mmapx::detail::failure& f) noexcept {
+  unsigned base = 10;
+  if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+    base = 16;
+    digits.remove_prefix(2);
+  } else if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'b' || digits[1] == 'B')) {
+    base = 2;
+    digits.remove_prefix(2);
+  }
+  if (digits.empty()) return f.fail(errc::parse_error, "parse assignment");
+  std::uint64_t value = 0;
+  for (const char c : digits) {
+    unsigned d = 16;
+    if (c >= '0' && c <= '9') d = static_cast<unsigned>(c - '0');
+    else if (c >= 'a' && c <= 'f') d = static_cast<unsigned>(c - 'a') + 10;
+    else if (c >= 'A' && c <= 'F') d = static_cast<unsigned>(c - 'A') + 10;
+    if (d >= base) return f.fail(errc::parse_error, "parse assignment");
+    if (value > (~std::uint64_t{0} - d) / base) return f.fail(errc::value_out_of_range, "parse assignment");
+    value = value * base + d;
+  }
+  out = value;
+  return true;
+}
+
+inline assignment parse_assignment(const map_info& map, std::string_view text, mmapx::detail::failure& f) noexcept {
+  assignment a;
+  std::size_t pos = 0;
+  while (pos < text.size() && is_space(text[pos])) ++pos;
+  const std::string_view register_name = take_name(text, pos);
+  std::string_view field_name;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    field_name = take_name(text, pos);
+    if (field_name.empty()) return f.fail(errc::parse_error, "parse assignment"), a;
+  }
+  while (pos < text.size() && is_space(text[pos])) ++pos;
+  if (register_name.empty() || pos >= text.size() || text[pos] != '=')
+    return f.fail(errc::parse_error, "parse assignment"), a;
+  ++pos;
+  while (pos < text.size() && is_space(text[pos])) ++pos;
+  std::size_t end = text.size();
+  while (end > pos && is_space(text[end - 1])) --end;
+  const std::string_view value_text = text.substr(pos, end - pos);
+  if (value_text.empty()) return f.fail(errc::parse_error, "parse assignment"), a;
+
+  const register_info* r = map.find(register_name);
+  if (r == nullptr) return f.fail(errc::unknown_name, "parse assignment"), a;
+  const field_info* field = nullptr;
+  if (!field_name.empty()) {
+    field = r->find(field_name);
+    if (field == nullptr) return f.fail(errc::unknown_name, "parse assignment"), a;
+  }
+  if (!r->writable() || (field != nullptr && !is_writable(field->access)))
+    return f.fail(errc::access_denied_by_map, "parse assignment"), a;
+
+  std::uint64_t value = 0;
+  bool by_name = false;
+  if (is_name_start(value_text[0])) {
+    // An enumerator, or true/false for a one-bit field.
+    if (field != nullptr) {
+      for (const auto& c : field->choices)
+        if (c.name == value_text) value = c.value, by_name = true;
+      if (!by_name && field->width == 1 && field->choices.empty() &&
+          (value_text == "true" || value_text == "false"))
+        value = value_text == "true" ? 1 : 0, by_name = true;
+    }
+    if (!by_name) {
+      for (const char c : value_text)
+        if (!is_name_char(c)) return f.fail(errc::parse_error, "parse assignment"), a;
+      return f.fail(errc::unknown_name, "parse assignment"), a;
+    }
+  } else if (!parse_number(value_text, value, f)) {
+    return a;
+  }
+  const std::uint64_t max = field != nullptr ? field->max() : low_bits(r->bits);
+  if (value > max) return f.fail(errc::value_out_of_range, "parse assignment"), a;
+  if (!by_name && field != nullptr && !field->choices.empty()) {
+    bool known = false;
+    for (const auto& c : field->choices) known = known || c.value == value;
+    if (!known) return f.fail(errc::unknown_encoding, "parse assignment"), a;
+  }
+  a.target = r;
+  a.field = field;
+  a.value = value;
+  return a;
+}
+
+/// `text` made safe to quote in a message: printable ASCII kept, the rest
+/// escaped, long input cut.
+inline std::string quoted(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < 120; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+      out += escaped;
+    }
+  }
+  if (text.size() > 120) out += "...";
+  return out;
+}
+}  // namespace detail
+
+/// Parses `register=value` or `register.field=value` (value: decimal, 0x…,
+/// 0b…, an enumerator's name, or true/false for a one-bit field) against a
+/// map's names. Throws std::system_error naming the text on bad input.
+inline assignment parse_assignment(const map_info& map, std::string_view text) {
+  mmapx::detail::failure f;
+  const assignment a = detail::parse_assignment(map, text, f);
+  if (f) throw std::system_error(f.code, "mmapx: parse assignment '" + detail::quoted(text) + "'");
+  return a;
+}
+inline assignment parse_assignment(const map_info& map, std::string_view text, std::error_code& ec) noexcept {
+  return mmapx::detail::reporting(ec, [&](mmapx::detail::failure& f) { return detail::parse_assignment(map, text, f); });
+}
+
+}  // namespace mmapx::reg

@@ -1,0 +1,152 @@
+// mmapx/reg/register.hpp - a device register: name, offset, width, access,
+// reset value and its fields, all fixed at compile time.
+//
+// Two ways to declare one. Inline, when nobody needs to name the fields:
+//   using liveness = reg::reg32<"liveness", 0x04, reg::rw, 0>;
+// or as a struct whose nested fields read like the datasheet table:
+//   struct status : reg::reg32<"status", 0x20, reg::rw, 0> {
+//     using computing   = reg::field<"computing",   0, 1, reg::ro>;
+//     using irq_on_done = reg::field<"irq_on_done", 7, 1, reg::rw>;
+//     using fields = reg::fields<computing, irq_on_done>;
+//   };
+// A register with no fields has one, `value`, covering all of it.
+//
+// layout<R> derives, once, the masks every access uses, and checks that the
+// fields lie inside the register without overlapping.
+#pragma once
+
+#include <mmapx/reg/field.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+namespace mmapx::reg {
+
+template <class... Fs>
+struct fields {
+  static constexpr std::size_t size = sizeof...(Fs);
+};
+
+template <class F, class List>
+struct contains;
+template <class F, class... Fs>
+struct contains<F, fields<Fs...>> : std::bool_constant<(std::is_same_v<F, Fs> || ...)> {};
+template <class F, class List>
+inline constexpr bool contains_v = contains<F, List>::value;
+
+/// Register options, listed among the fields of an inline declaration.
+struct reads_have_side_effects {};  ///< e.g. a FIFO pop: never read behind the user's back
+struct counter {};                  ///< split 64-bit reads use high-low-high for a consistent value
+
+namespace detail {
+template <class... Parts>
+struct only_fields {
+  using type = fields<>;
+};
+template <class P, class... Rest>
+struct only_fields<P, Rest...> {
+  template <class... Fs>
+  static fields<P, Fs...> prepend(fields<Fs...>);
+  using rest = typename only_fields<Rest...>::type;
+  using type = std::conditional_t<field_type<P>, decltype(prepend(rest{})), rest>;
+};
+}  // namespace detail
+
+template <fixed_name Name, std::size_t Offset, unsigned Bits, field_access Access, std::uint64_t Reset,
+          class... Parts>
+struct basic_register {
+  using register_tag = void;
+  using value_type = uint_for<Bits>;
+  using value = field<"value", 0, Bits, Access>;
+  using fields = std::conditional_t<std::is_same_v<typename detail::only_fields<Parts...>::type, mmapx::reg::fields<>>,
+                                    mmapx::reg::fields<value>, typename detail::only_fields<Parts...>::type>;
+  static constexpr std::string_view name = Name.view();
+  static constexpr const char* c_name = Name.c_str();
+  static constexpr std::size_t offset = Offset;
+  static constexpr unsigned bits = Bits;
+  static constexpr std::size_t bytes = Bits / 8;
+  static constexpr field_access access = Access;
+  static constexpr std::uint64_t reset = Reset;
+  static constexpr bool side_effects_declared = (std::is_same_v<Parts, reads_have_side_effects> || ...);
+  static constexpr bool is_counter = (std::is_same_v<Parts, counter> || ...);
+
+  static_assert(Bits == 8 || Bits == 16 || Bits == 32 || Bits == 64,
+                "mmapx::reg: a register is 8, 16, 32 or 64 bits wide");
+  static_assert(Access == field_access::ro || Access == field_access::wo || Access == field_access::rw,
+                "mmapx::reg: a register is ro, wo or rw; other access kinds belong to fields");
+  static_assert(Reset <= low_bits(Bits), "mmapx::reg: the reset value does not fit the register");
+  static_assert(((field_type<Parts> || std::is_same_v<Parts, reads_have_side_effects> ||
+                  std::is_same_v<Parts, counter>) && ...),
+                "mmapx::reg: a register lists fields, reads_have_side_effects or counter");
+};
+
+template <fixed_name Name, std::size_t Offset, field_access Access, std::uint64_t Reset = 0, class... Parts>
+using reg8 = basic_register<Name, Offset, 8, Access, Reset, Parts...>;
+template <fixed_name Name, std::size_t Offset, field_access Access, std::uint64_t Reset = 0, class... Parts>
+using reg16 = basic_register<Name, Offset, 16, Access, Reset, Parts...>;
+template <fixed_name Name, std::size_t Offset, field_access Access, std::uint64_t Reset = 0, class... Parts>
+using reg32 = basic_register<Name, Offset, 32, Access, Reset, Parts...>;
+template <fixed_name Name, std::size_t Offset, field_access Access, std::uint64_t Reset = 0, class... Parts>
+using reg64 = basic_register<Name, Offset, 64, Access, Reset, Parts...>;
+
+template <class R>
+concept register_type = requires { typename R::register_tag; };
+
+template <class R, class List = typename R::fields>
+struct layout;
+
+/// The masks that reads, writes and read-modify-writes of R are built from.
+template <class R, class... Fs>
+struct layout<R, fields<Fs...>> {
+  static constexpr std::uint64_t all = low_bits(R::bits);
+  static constexpr std::uint64_t declared = (std::uint64_t{0} | ... | Fs::mask);
+
+  static constexpr bool fields_inside = ((Fs::pos + Fs::width <= R::bits) && ...);
+  static constexpr bool fields_disjoint = [] {
+    std::uint64_t seen = 0;
+    bool disjoint = true;
+    ((disjoint = disjoint && (seen & Fs::mask) == 0, seen |= Fs::mask), ...);
+    return disjoint;
+  }();
+  static_assert(fields_inside, "mmapx::reg: a field lies outside its register");
+  static_assert(fields_disjoint, "mmapx::reg: two fields of a register overlap");
+  static_assert([] {
+    std::string_view names[] = {Fs::name..., ""};
+    for (std::size_t i = 0; i < sizeof...(Fs); ++i)
+      for (std::size_t j = i + 1; j < sizeof...(Fs); ++j)
+        if (names[i] == names[j] && names[i] != "reserved") return false;
+    return true;
+  }(), "mmapx::reg: two fields of a register share a name");
+
+  static constexpr bool readable = is_readable(R::access);
+  static constexpr bool writable = is_writable(R::access);
+  static constexpr bool read_side_effects =
+      R::side_effects_declared || ((Fs::access == field_access::rc) || ...);
+
+  /// Bits a modify copies from the loaded value (undeclared bits are kept too:
+  /// the safe choice when a datasheet says nothing).
+  static constexpr std::uint64_t keep =
+      all & ~(std::uint64_t{0} | ... | (is_kept_by_modify(Fs::access) ? 0 : Fs::mask));
+  /// The value written to the fields a modify does not keep: 0 for w1c/w1s
+  /// (their "leave unchanged"), the required value for reserved bits, the
+  /// reset value for write-only fields.
+  static constexpr std::uint64_t fixed =
+      (std::uint64_t{0} | ... |
+       (Fs::access == field_access::reserved ? (Fs::write_as << Fs::pos)
+        : is_kept_by_modify(Fs::access)      ? 0
+        : Fs::access == field_access::wo     ? (R::reset & Fs::mask)
+                                             : 0));
+  /// What a plain write stores in the fields it does not name.
+  static constexpr std::uint64_t write_base = (R::reset & keep) | fixed;
+
+  template <class F>
+  static constexpr bool has = (std::is_same_v<F, Fs> || ...);
+  template <class F>
+  static constexpr bool can_read = readable && is_readable(F::access);
+  template <class F>
+  static constexpr bool can_write = writable && is_writable(F::access);
+};
+
+}  // namespace mmapx::reg
