@@ -112,6 +112,7 @@ struct failure {
   std::error_code code;
   const char* operation = "";    ///< e.g. "open", "mmap", "flush"
   const char* subject = nullptr; ///< a path or name, if the call had one
+  int fd = -1;                   ///< the descriptor, when the call had no path
   std::uint64_t address = 0;     ///< offset or physical address, if relevant
   bool has_address = false;
 
@@ -143,6 +144,8 @@ struct failure {
       text += " '";
       text += subject;
       text += '\'';
+    } else if (fd >= 0) {
+      text += " fd " + std::to_string(fd);
     }
     if (has_address) {
       char buf[32];

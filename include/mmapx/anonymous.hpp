@@ -1,0 +1,30 @@
+// mmapx/anonymous.hpp - anonymous memory: private scratch space, or shared
+// with the children this process forks.
+//
+//   auto scratch = mmapx::map_anonymous(1 << 20);
+//   auto shared  = mmapx::map_anonymous(4096, {.shared = true});
+#pragma once
+
+#include "region.hpp"
+
+namespace mmapx {
+
+struct anonymous_options {
+  bool shared = false;  ///< MAP_SHARED: forked children see the same pages
+  map_options map{};
+};
+
+template <access A = access::read_write>
+region<A> map_anonymous(std::size_t size, const anonymous_options& opts = {}) {
+  return detail::throwing([&](detail::failure& f) {
+    return detail::map_anonymous_range<A>(size, opts.shared, opts.map, f);
+  });
+}
+template <access A = access::read_write>
+region<A> map_anonymous(std::size_t size, const anonymous_options& opts, std::error_code& ec) noexcept {
+  return detail::reporting(ec, [&](detail::failure& f) {
+    return detail::map_anonymous_range<A>(size, opts.shared, opts.map, f);
+  });
+}
+
+}  // namespace mmapx

@@ -1,0 +1,165 @@
+// mmapx/file.hpp - mapping regular files, by path or by an open descriptor.
+//
+//   auto in  = mmapx::map_file("in.dat");                          // read-only, whole file
+//   auto out = mmapx::map_file<mmapx::access::read_write>("out.dat",
+//                  {.open = mmapx::open_mode::create, .size = 1 << 20});
+//
+// Rules: a length of 0 means "to the end of the file"; an empty file maps to
+// an empty region; a read-only or copy-on-write mapping never reaches past the
+// end of its file (that would SIGBUS on access); a writable mapping that does
+// reach past it reserves the space first (posix_fallocate), so a full disk
+// fails here, not with a SIGBUS later.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "region.hpp"
+
+namespace mmapx {
+
+/// How map_file opens its path.
+enum class open_mode {
+  existing,    ///< the file must exist
+  create,      ///< open, or create if missing
+  create_new,  ///< create; fail if it exists (O_EXCL)
+  truncate,    ///< open or create, then empty it
+};
+
+/// Which bytes of a writable file mapping get disk space reserved up front.
+enum class reserve_space {
+  extension,    ///< only what lies past the current end of the file (keeps holes)
+  whole_range,  ///< every mapped byte: holes inside the range are filled too
+  none,         ///< nothing: the file is extended with ftruncate, sparse (SIGBUS risk on a full disk)
+};
+
+struct file_options {
+  std::uint64_t offset = 0;   ///< byte offset in the file; any alignment
+  std::size_t length = 0;     ///< bytes to map; 0 means to the end of the file
+  open_mode open = open_mode::existing;
+  std::uint64_t size = 0;     ///< writable only: make the file at least this large first
+  reserve_space reserve = reserve_space::extension;
+  mode_t permissions = 0644;  ///< for files the call creates
+  map_options map{};
+};
+
+namespace detail {
+
+template <access A>
+region<A> map_open_file(unique_fd fd, const file_options& o, failure& f) noexcept {
+  struct ::stat st {};
+  if (!stat_fd(fd.get(), st, f)) return {};
+  if (!S_ISREG(st.st_mode)) {
+    f.fail(errc::not_regular_file, "map file");
+    return {};
+  }
+  std::uint64_t file_size = static_cast<std::uint64_t>(st.st_size);
+
+  // Growing the file to the requested size (writable mappings only).
+  if constexpr (A == access::read_write) {
+    if (o.size > file_size) {
+      if (o.reserve == reserve_space::none) {
+        if (::ftruncate(fd.get(), static_cast<off_t>(o.size)) != 0) {
+          f.at(o.size).fail_errno("resize file");
+          return {};
+        }
+      } else if (!reserve_range(fd.get(), file_size, o.size - file_size, f)) {
+        return {};
+      }
+      file_size = o.size;
+    }
+  }
+
+  std::uint64_t length = o.length;
+  if (length == 0) {
+    if (o.offset > file_size) {
+      f.at(o.offset).fail(errc::offset_beyond_end, "map file");
+      return {};
+    }
+    length = file_size - o.offset;
+  }
+  if (length > SIZE_MAX) {
+    f.at(o.offset).fail(errc::size_overflow, "map file");
+    return {};
+  }
+  const auto end = checked_add<std::uint64_t>(o.offset, length);
+  if (!end || *end > static_cast<std::uint64_t>(INT64_MAX)) {
+    f.at(o.offset).fail(errc::size_overflow, "map file");
+    return {};
+  }
+  if (*end > file_size) {
+    if constexpr (A != access::read_write) {
+      f.at(o.offset).fail(o.offset > file_size ? errc::offset_beyond_end : errc::length_beyond_end,
+                          "map file");
+      return {};
+    } else if (o.reserve == reserve_space::none) {
+      if (::ftruncate(fd.get(), static_cast<off_t>(*end)) != 0) {
+        f.at(*end).fail_errno("resize file");
+        return {};
+      }
+    } else {
+      const std::uint64_t from = o.offset > file_size ? o.offset : file_size;
+      if (!reserve_range(fd.get(), from, *end - from, f)) return {};
+    }
+  }
+  if constexpr (A == access::read_write) {
+    if (o.reserve == reserve_space::whole_range && !reserve_range(fd.get(), o.offset, length, f)) {
+      return {};
+    }
+  }
+  return map_fd_range<A>(std::move(fd), o.offset, static_cast<std::size_t>(length), o.map, f);
+}
+
+template <access A>
+region<A> map_file_path(const char* path, const file_options& o, failure& f) noexcept {
+  f.subject = path;
+  if (A != access::read_write && o.open != open_mode::existing) {
+    f.fail(std::make_error_code(std::errc::invalid_argument),
+           "map file (creating a file needs access::read_write)");
+    return {};
+  }
+  int flags = A == access::read_write ? O_RDWR : O_RDONLY;
+  switch (o.open) {
+    case open_mode::existing: break;
+    case open_mode::create: flags |= O_CREAT; break;
+    case open_mode::create_new: flags |= O_CREAT | O_EXCL; break;
+    case open_mode::truncate: flags |= O_CREAT | O_TRUNC; break;
+  }
+  unique_fd fd = open_fd(path, flags, o.permissions, f);
+  if (!fd) return {};
+  return map_open_file<A>(std::move(fd), o, f);
+}
+
+template <access A>
+region<A> map_file_fd(int fd, const file_options& o, failure& f) noexcept {
+  f.fd = fd;
+  unique_fd own = dup_fd(fd, f);
+  if (!own) return {};
+  return map_open_file<A>(std::move(own), o, f);
+}
+
+}  // namespace detail
+
+/// Maps a file by path. Throws std::system_error naming the path.
+template <access A = access::read>
+region<A> map_file(const std::filesystem::path& path, const file_options& opts = {}) {
+  return detail::throwing([&](detail::failure& f) { return detail::map_file_path<A>(path.c_str(), opts, f); });
+}
+template <access A = access::read>
+region<A> map_file(const std::filesystem::path& path, const file_options& opts, std::error_code& ec) noexcept {
+  return detail::reporting(ec, [&](detail::failure& f) { return detail::map_file_path<A>(path.c_str(), opts, f); });
+}
+
+/// Maps an already-open file. The region keeps its own duplicate of `fd`;
+/// the caller's descriptor stays the caller's. `opts.open` is ignored.
+template <access A = access::read>
+region<A> map_fd(int fd, const file_options& opts = {}) {
+  return detail::throwing([&](detail::failure& f) { return detail::map_file_fd<A>(fd, opts, f); });
+}
+template <access A = access::read>
+region<A> map_fd(int fd, const file_options& opts, std::error_code& ec) noexcept {
+  return detail::reporting(ec, [&](detail::failure& f) { return detail::map_file_fd<A>(fd, opts, f); });
+}
+
+}  // namespace mmapx

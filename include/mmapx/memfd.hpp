@@ -1,0 +1,98 @@
+// mmapx/memfd.hpp - anonymous memory with a file descriptor (memfd_create):
+// shareable with other processes by passing the fd, sizeable, sealable.
+//
+//   auto buf = mmapx::map_memfd("frames", 1 << 20, {.seals = mmapx::seal::shrink | mmapx::seal::grow});
+//   send_fd(sock, buf.native_handle());
+#pragma once
+
+#include <sys/mman.h>
+
+#include "region.hpp"
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+
+namespace mmapx {
+
+/// memfd seals (fcntl F_ADD_SEALS). Combine with |.
+enum class seal : unsigned {
+  none = 0,
+  seal = F_SEAL_SEAL,                  ///< no further seals
+  shrink = F_SEAL_SHRINK,              ///< size cannot shrink
+  grow = F_SEAL_GROW,                  ///< size cannot grow
+  write = F_SEAL_WRITE,                ///< contents frozen (needs no writable shared mapping)
+  future_write = F_SEAL_FUTURE_WRITE,  ///< no new writable mappings or write(2); existing ones keep writing
+};
+constexpr seal operator|(seal a, seal b) noexcept {
+  return static_cast<seal>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+}
+
+struct memfd_options {
+  seal seals = seal::none;  ///< applied once the memory is sized and mapped
+  bool allow_sealing = true;
+  map_options map{};        ///< map.huge = explicit_2m/1g creates a hugetlb memfd
+};
+
+namespace detail {
+
+inline bool add_seals(int fd, seal seals, failure& f) noexcept {
+  if (seals == seal::none) return true;
+  if (::fcntl(fd, F_ADD_SEALS, static_cast<int>(seals)) != 0) return f.fail_errno("seal memfd");
+  return true;
+}
+
+template <access A>
+region<A> map_memfd_impl(const char* name, std::size_t size, const memfd_options& o, failure& f) noexcept {
+  f.subject = name;
+  unsigned flags = MFD_CLOEXEC;
+  if (o.allow_sealing || o.seals != seal::none) flags |= MFD_ALLOW_SEALING;
+  if (const auto huge = huge_page_bytes(o.map.huge); huge != 0) {
+    flags |= MFD_HUGETLB | (static_cast<unsigned>(std::countr_zero(huge)) << MAP_HUGE_SHIFT);
+  }
+  unique_fd fd(::memfd_create(name, flags));
+  if (!fd && huge_page_bytes(o.map.huge) != 0 && o.map.on_no_huge_pages == huge_fallback::base_pages) {
+    flags &= ~(MFD_HUGETLB | (63U << MAP_HUGE_SHIFT));
+    fd.reset(::memfd_create(name, flags));
+  }
+  if (!fd) {
+    f.fail_errno("memfd_create");
+    return {};
+  }
+  f.fd = fd.get();
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+    f.at(size).fail_errno("size memfd");
+    return {};
+  }
+  const int raw = fd.get();
+  auto r = map_fd_range<A>(std::move(fd), 0, size, o.map, f);
+  if (f) return r;
+  if (!add_seals(raw, o.seals, f)) return {};
+  return r;
+}
+
+}  // namespace detail
+
+template <access A = access::read_write>
+region<A> map_memfd(const char* name, std::size_t size, const memfd_options& opts = {}) {
+  return detail::throwing([&](detail::failure& f) { return detail::map_memfd_impl<A>(name, size, opts, f); });
+}
+template <access A = access::read_write>
+region<A> map_memfd(const char* name, std::size_t size, const memfd_options& opts,
+                    std::error_code& ec) noexcept {
+  return detail::reporting(ec, [&](detail::failure& f) { return detail::map_memfd_impl<A>(name, size, opts, f); });
+}
+
+/// Adds seals to a memfd later (e.g. seal::write once the contents are final
+/// and no writable shared mapping remains).
+inline void add_seals(int fd, seal seals) {
+  detail::throwing([&](detail::failure& f) { f.fd = fd; detail::add_seals(fd, seals, f); });
+}
+inline void add_seals(int fd, seal seals, std::error_code& ec) noexcept {
+  detail::reporting(ec, [&](detail::failure& f) { f.fd = fd; detail::add_seals(fd, seals, f); });
+}
+
+}  // namespace mmapx

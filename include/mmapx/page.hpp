@@ -1,0 +1,53 @@
+// mmapx/page.hpp - page size and overflow-safe alignment arithmetic.
+//
+// mmap(2) wants page-aligned offsets; users want byte offsets. Every backend
+// gets from one to the other through these helpers, and every offset+length
+// sum goes through checked_add, so no caller can wrap around 2^64.
+#pragma once
+
+#include <unistd.h>
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+namespace mmapx {
+
+/// The base page size of this system (sysconf, read once).
+inline std::size_t page_size() noexcept {
+  static const std::size_t size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return size;
+}
+
+/// a + b, or nothing if the sum does not fit.
+template <class T>
+constexpr std::optional<T> checked_add(T a, T b) noexcept {
+  T sum{};
+  if (__builtin_add_overflow(a, b, &sum)) return std::nullopt;
+  return sum;
+}
+
+/// Rounds down to a multiple of `alignment` (a power of two).
+constexpr std::uint64_t align_down(std::uint64_t value, std::uint64_t alignment) noexcept {
+  return value & ~(alignment - 1);
+}
+
+/// Rounds up to a multiple of `alignment` (a power of two), or nothing on overflow.
+constexpr std::optional<std::uint64_t> align_up(std::uint64_t value, std::uint64_t alignment) noexcept {
+  auto bumped = checked_add<std::uint64_t>(value, alignment - 1);
+  if (!bumped) return std::nullopt;
+  return align_down(*bumped, alignment);
+}
+
+/// True when [offset, offset + length) lies within [0, size), computed without overflow.
+constexpr bool range_within(std::uint64_t offset, std::uint64_t length, std::uint64_t size) noexcept {
+  return offset <= size && length <= size - offset;
+}
+
+static_assert(align_down(4097, 4096) == 4096);
+static_assert(*align_up(4097, 4096) == 8192);
+static_assert(!align_up(UINT64_MAX, 4096));
+static_assert(range_within(4096, 0, 4096) && !range_within(1, UINT64_MAX, 4096));
+
+}  // namespace mmapx

@@ -1,0 +1,519 @@
+// mmapx/region.hpp - the owning mapping: one type for every backend.
+//
+// A region owns exactly one mmap(2) and is the only code in mmapx that calls
+// munmap. It shows the caller the byte range they asked for, even when that
+// range starts at an offset that is not page-aligned: the page-aligned mapping
+// around it stays inside. Its access (read, read_write, copy_on_write) is part
+// of its type, so a read-only mapping hands out only const bytes.
+//
+// Every backend (file, anonymous, memfd, shm, devices, the kernel module)
+// ends in detail::map_fd_range or detail::map_anonymous_range below.
+//
+// A default-constructed or moved-from region is empty: size() is 0, data() is
+// nullptr, whole-region operations have nothing to do and succeed, any
+// non-empty sub-range is errc::range_outside_region, and resize reports
+// errc::not_mapped. Using one is always safe.
+#pragma once
+
+#include <sys/mman.h>
+#include <sys/vfs.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <type_traits>
+#include <utility>
+
+#include "error.hpp"
+#include "options.hpp"
+#include "page.hpp"
+#include "unique_fd.hpp"
+
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+namespace mmapx {
+
+template <access A>
+class region;
+
+namespace detail {
+
+/// What is behind a mapping; decides how resize re-creates it and what
+/// a durable flush must sync.
+enum class backing : std::uint8_t { none, fd, anonymous_private, anonymous_shared };
+
+inline constexpr std::uint64_t huge_2m = std::uint64_t{1} << 21;
+inline constexpr std::uint64_t huge_1g = std::uint64_t{1} << 30;
+inline constexpr long hugetlbfs_magic = 0x958458f6;
+
+/// The page size an explicit huge-page request stands for (0: base pages).
+constexpr std::uint64_t huge_page_bytes(huge_pages h) noexcept {
+  switch (h) {
+    case huge_pages::explicit_2m: return huge_2m;
+    case huge_pages::explicit_1g: return huge_1g;
+    case huge_pages::none:
+    case huge_pages::transparent: break;
+  }
+  return 0;
+}
+
+template <access A>
+region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_t length,
+                    const map_options& opts, failure& f) noexcept;
+
+}  // namespace detail
+
+/// The owning mapping. Move-only; unmaps in its destructor, which never
+/// throws and never syncs: call flush() when the data must reach the file.
+template <access A>
+class region {
+public:
+  static constexpr access access_mode = A;
+  static constexpr bool writable = A != access::read;
+  /// std::byte for writable regions, const std::byte for read-only ones.
+  using value_type = std::conditional_t<writable, std::byte, const std::byte>;
+
+  region() noexcept = default;
+  region(region&& other) noexcept { steal(other); }
+  region& operator=(region&& other) noexcept {
+    if (this != &other) {
+      release_mapping();
+      steal(other);
+    }
+    return *this;
+  }
+  region(const region&) = delete;
+  region& operator=(const region&) = delete;
+  ~region() { release_mapping(); }
+
+  // --- the bytes ---------------------------------------------------------
+
+  [[nodiscard]] value_type* data() noexcept { return data_; }
+  [[nodiscard]] const std::byte* data() const noexcept { return data_; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  /// True when there is a live mapping (false for empty and moved-from regions).
+  [[nodiscard]] bool is_mapped() const noexcept { return map_base_ != nullptr; }
+  [[nodiscard]] std::span<value_type> bytes() noexcept { return {data_, size_}; }
+  [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
+  [[nodiscard]] value_type* begin() noexcept { return data_; }
+  [[nodiscard]] value_type* end() noexcept { return data_ + size_; }
+  [[nodiscard]] const std::byte* begin() const noexcept { return data_; }
+  [[nodiscard]] const std::byte* end() const noexcept { return data_ + size_; }
+
+  /// The backing file descriptor (owned by the region), or -1.
+  [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
+  /// Offset of data()[0] in the backing file or object.
+  [[nodiscard]] std::uint64_t offset() const noexcept { return offset_; }
+  /// Size of the pages actually used (the base page size, or a huge page size).
+  [[nodiscard]] std::size_t page_size() const noexcept { return page_ != 0 ? page_ : mmapx::page_size(); }
+
+  // --- flush: only meaningful where writes reach a shared object ---------
+
+  void flush(flush_level level = flush_level::sync) requires(A == access::read_write) {
+    detail::throwing([&](detail::failure& f) { flush_impl(0, size_, level, f); });
+  }
+  void flush(flush_level level, std::error_code& ec) noexcept requires(A == access::read_write) {
+    detail::reporting(ec, [&](detail::failure& f) { flush_impl(0, size_, level, f); });
+  }
+  void flush(std::size_t offset, std::size_t length, flush_level level = flush_level::sync)
+    requires(A == access::read_write) {
+    detail::throwing([&](detail::failure& f) { flush_impl(offset, length, level, f); });
+  }
+  void flush(std::size_t offset, std::size_t length, flush_level level, std::error_code& ec) noexcept
+    requires(A == access::read_write) {
+    detail::reporting(ec, [&](detail::failure& f) { flush_impl(offset, length, level, f); });
+  }
+
+  // --- advice, protection, locking (whole region or a sub-range) ---------
+
+  void advise(advice a) { advise(a, 0, size_); }
+  void advise(advice a, std::error_code& ec) noexcept { advise(a, 0, size_, ec); }
+  void advise(advice a, std::size_t offset, std::size_t length) {
+    detail::throwing([&](detail::failure& f) { advise_impl(a, offset, length, f); });
+  }
+  void advise(advice a, std::size_t offset, std::size_t length, std::error_code& ec) noexcept {
+    detail::reporting(ec, [&](detail::failure& f) { advise_impl(a, offset, length, f); });
+  }
+
+  /// Changes page protection. On a read-only region only none/read/read_exec
+  /// are accepted: the type promised the bytes would not be written.
+  void protect(protection p) { protect(p, 0, size_); }
+  void protect(protection p, std::error_code& ec) noexcept { protect(p, 0, size_, ec); }
+  void protect(protection p, std::size_t offset, std::size_t length) {
+    detail::throwing([&](detail::failure& f) { protect_impl(p, offset, length, f); });
+  }
+  void protect(protection p, std::size_t offset, std::size_t length, std::error_code& ec) noexcept {
+    detail::reporting(ec, [&](detail::failure& f) { protect_impl(p, offset, length, f); });
+  }
+
+  /// mlock(2)/munlock(2): keep the pages resident.
+  void lock() {
+    detail::throwing([&](detail::failure& f) { lock_impl(true, f); });
+  }
+  void lock(std::error_code& ec) noexcept {
+    detail::reporting(ec, [&](detail::failure& f) { lock_impl(true, f); });
+  }
+  void unlock() {
+    detail::throwing([&](detail::failure& f) { lock_impl(false, f); });
+  }
+  void unlock(std::error_code& ec) noexcept {
+    detail::reporting(ec, [&](detail::failure& f) { lock_impl(false, f); });
+  }
+
+  // --- resize -------------------------------------------------------------
+
+  /// Grows or shrinks the region to `new_size` bytes (mremap). A writable
+  /// file mapping first reserves the file space it grows into; a read-only or
+  /// copy-on-write one cannot grow past the end of its file. Returns true when
+  /// the mapping moved: every pointer into it is then stale.
+  bool resize(std::size_t new_size, resize_options opts = {}) {
+    return detail::throwing([&](detail::failure& f) { return resize_impl(new_size, opts, f); });
+  }
+  bool resize(std::size_t new_size, resize_options opts, std::error_code& ec) noexcept {
+    return detail::reporting(ec, [&](detail::failure& f) { return resize_impl(new_size, opts, f); });
+  }
+
+  /// Unmaps now, reporting a munmap failure (the destructor cannot). The
+  /// region is empty afterwards.
+  void unmap() {
+    detail::throwing([&](detail::failure& f) { unmap_impl(f); });
+  }
+  void unmap(std::error_code& ec) noexcept {
+    detail::reporting(ec, [&](detail::failure& f) { unmap_impl(f); });
+  }
+
+private:
+  template <access B>
+  friend region<B> detail::map_range(unique_fd, detail::backing, std::uint64_t, std::size_t,
+                                     const map_options&, detail::failure&) noexcept;
+
+  void steal(region& other) noexcept {
+    map_base_ = std::exchange(other.map_base_, nullptr);
+    map_length_ = std::exchange(other.map_length_, 0);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    offset_ = std::exchange(other.offset_, 0);
+    page_ = std::exchange(other.page_, 0);
+    kind_ = std::exchange(other.kind_, detail::backing::none);
+    opts_ = other.opts_;
+    fd_ = std::move(other.fd_);
+  }
+
+  void release_mapping() noexcept {
+    if (map_base_ != nullptr) ::munmap(map_base_, map_length_);
+    map_base_ = nullptr;
+    map_length_ = 0;
+    data_ = nullptr;
+    size_ = 0;
+  }
+
+  /// The page-aligned span of the mapping that covers [offset, offset+length)
+  /// of the user's bytes, or a failure if that range is not inside the region.
+  bool page_span(std::size_t offset, std::size_t length, const char* op, void*& start,
+                 std::size_t& bytes, detail::failure& f) const noexcept {
+    if (!range_within(offset, length, size_)) {
+      f.at(offset);
+      return f.fail(errc::range_outside_region, op);
+    }
+    start = nullptr;
+    bytes = 0;
+    if (length == 0) return true;
+    const auto first = reinterpret_cast<std::uintptr_t>(data_) + offset;
+    const auto aligned = align_down(first, page_size());
+    const auto last = *align_up(first + length, page_size());  // inside the mapping: cannot overflow
+    start = reinterpret_cast<void*>(aligned);
+    bytes = static_cast<std::size_t>(last - aligned);
+    return true;
+  }
+
+  bool flush_impl(std::size_t offset, std::size_t length, flush_level level,
+                  detail::failure& f) const noexcept {
+    void* start;
+    std::size_t bytes;
+    if (!page_span(offset, length, "flush", start, bytes, f)) return false;
+    if (bytes == 0) return true;
+    const int how = level == flush_level::async ? MS_ASYNC : MS_SYNC;
+    if (::msync(start, bytes, how) != 0) return f.at(offset).fail_errno("flush");
+    if (level == flush_level::durable && fd_ && ::fdatasync(fd_.get()) != 0) {
+      return f.at(offset).fail_errno("flush (fdatasync)");
+    }
+    return true;
+  }
+
+  static int advice_flag(advice a) noexcept {
+    switch (a) {
+      case advice::normal: return MADV_NORMAL;
+      case advice::sequential: return MADV_SEQUENTIAL;
+      case advice::random: return MADV_RANDOM;
+      case advice::will_need: return MADV_WILLNEED;
+      case advice::dont_need: return MADV_DONTNEED;
+      case advice::huge_pages: return MADV_HUGEPAGE;
+      case advice::no_huge_pages: return MADV_NOHUGEPAGE;
+      case advice::dont_fork: return MADV_DONTFORK;
+      case advice::do_fork: return MADV_DOFORK;
+      case advice::dont_dump: return MADV_DONTDUMP;
+      case advice::do_dump: return MADV_DODUMP;
+      case advice::free: return 8;             // MADV_FREE
+      case advice::populate_read: return 22;   // MADV_POPULATE_READ
+      case advice::populate_write: return 23;  // MADV_POPULATE_WRITE
+    }
+    return MADV_NORMAL;
+  }
+
+  bool advise_impl(advice a, std::size_t offset, std::size_t length, detail::failure& f) const noexcept {
+    void* start;
+    std::size_t bytes;
+    if (!page_span(offset, length, "advise", start, bytes, f)) return false;
+    if (bytes == 0) return true;
+    if (::madvise(start, bytes, advice_flag(a)) != 0) return f.at(offset).fail_errno("advise");
+    return true;
+  }
+
+  bool protect_impl(protection p, std::size_t offset, std::size_t length, detail::failure& f) noexcept {
+    int prot = PROT_NONE;
+    switch (p) {
+      case protection::none: prot = PROT_NONE; break;
+      case protection::read: prot = PROT_READ; break;
+      case protection::read_write: prot = PROT_READ | PROT_WRITE; break;
+      case protection::read_exec: prot = PROT_READ | PROT_EXEC; break;
+    }
+    if (!writable && (prot & PROT_WRITE) != 0) {
+      f.at(offset);
+      return f.fail(std::make_error_code(std::errc::permission_denied), "protect (read-only region)");
+    }
+    void* start;
+    std::size_t bytes;
+    if (!page_span(offset, length, "protect", start, bytes, f)) return false;
+    if (bytes == 0) return true;
+    if (::mprotect(start, bytes, prot) != 0) return f.at(offset).fail_errno("protect");
+    return true;
+  }
+
+  bool lock_impl(bool lock, detail::failure& f) const noexcept {
+    if (map_base_ == nullptr) return true;
+    const int rc = lock ? ::mlock(map_base_, map_length_) : ::munlock(map_base_, map_length_);
+    if (rc != 0) return f.fail_errno(lock ? "lock" : "unlock");
+    return true;
+  }
+
+  bool resize_impl(std::size_t new_size, resize_options opts, detail::failure& f) noexcept;
+
+  bool unmap_impl(detail::failure& f) noexcept {
+    if (map_base_ != nullptr && ::munmap(map_base_, map_length_) != 0) return f.fail_errno("munmap");
+    map_base_ = nullptr;
+    map_length_ = 0;
+    data_ = nullptr;
+    size_ = 0;
+    return true;
+  }
+
+  void* map_base_ = nullptr;      // what mmap returned
+  std::size_t map_length_ = 0;    // what munmap must be given
+  value_type* data_ = nullptr;    // the user's first byte, inside the mapping
+  std::size_t size_ = 0;          // the user's length
+  std::uint64_t offset_ = 0;      // file offset of data_
+  std::size_t page_ = 0;          // page size used (0: base pages)
+  detail::backing kind_ = detail::backing::none;
+  map_options opts_{};            // kept so resize can re-create an empty mapping
+  unique_fd fd_;
+};
+
+using ro_region = region<access::read>;
+using rw_region = region<access::read_write>;
+using cow_region = region<access::copy_on_write>;
+
+namespace detail {
+
+constexpr int prot_for(access a, bool exec) noexcept {
+  int prot = a == access::read ? PROT_READ : PROT_READ | PROT_WRITE;
+  return exec ? prot | PROT_EXEC : prot;
+}
+
+/// The mmap call itself: alignment, flags, huge pages, placement, populate,
+/// lock. Every backend gets here through map_fd_range or map_anonymous_range.
+template <access A>
+region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_t length,
+                    const map_options& opts, failure& f) noexcept {
+  region<A> r;
+  if (fd && f.fd < 0 && f.subject == nullptr) f.fd = fd.get();
+  if (!checked_add<std::uint64_t>(offset, length)) {
+    f.at(offset).fail(errc::size_overflow, "map");
+    return r;
+  }
+
+  std::uint64_t page = page_size();
+  const std::uint64_t huge = huge_page_bytes(opts.huge);
+  bool hugetlb_file = false;
+  if (huge != 0 && fd) {
+    // A file mapping gets huge pages only from a hugetlbfs file.
+    struct ::statfs fs {};
+    hugetlb_file = ::fstatfs(fd.get(), &fs) == 0 && fs.f_type == hugetlbfs_magic;
+    if (hugetlb_file) {
+      page = huge;
+    } else if (opts.on_no_huge_pages == huge_fallback::fail) {
+      f.fail(errc::huge_pages_unavailable, "map (file is not on hugetlbfs)");
+      return r;
+    }
+  }
+
+  r.offset_ = offset;
+  r.kind_ = kind;
+  r.opts_ = opts;
+  r.opts_.place = placement::anywhere;  // a later re-map (resize) may go anywhere
+  r.opts_.hint = nullptr;
+  if (length == 0) {
+    // An empty file maps to an empty region; it keeps its fd so it can grow.
+    r.fd_ = std::move(fd);
+    return r;
+  }
+
+  int flags = 0;
+  const bool shared = kind == backing::anonymous_shared ||
+                      (kind == backing::fd && A != access::copy_on_write);
+  flags |= shared ? MAP_SHARED : MAP_PRIVATE;
+  if (!fd) flags |= MAP_ANONYMOUS;
+  if (opts.populate) flags |= MAP_POPULATE;
+  if (opts.no_reserve) flags |= MAP_NORESERVE;
+  if (opts.place == placement::fixed_noreplace) flags |= MAP_FIXED_NOREPLACE;
+  const int huge_flags = (huge != 0 && !fd)
+                             ? MAP_HUGETLB | (std::countr_zero(huge) << MAP_HUGE_SHIFT)
+                             : 0;
+  const int prot = prot_for(A, opts.exec);
+
+  std::uint64_t lead = 0;
+  std::uint64_t map_length = 0;
+  // One mmap with pages of size `pg`: the aligned mapping around the user's range.
+  auto try_map = [&](std::uint64_t pg, int extra_flags) -> void* {
+    const std::uint64_t aligned = align_down(offset, pg);
+    lead = offset - aligned;
+    const auto span = align_up(lead + length, pg);
+    if (!span || *span > SIZE_MAX) {
+      errno = EOVERFLOW;
+      return MAP_FAILED;
+    }
+    map_length = *span;
+    return ::mmap(opts.hint, static_cast<std::size_t>(map_length), prot, flags | extra_flags,
+                  fd ? fd.get() : -1, static_cast<off_t>(aligned));
+  };
+
+  const bool huge_anonymous = huge != 0 && !fd;
+  if (huge_anonymous) page = huge;
+  void* base = try_map(page, huge_anonymous ? huge_flags : 0);
+  if (base == MAP_FAILED && huge_anonymous && (errno == ENOMEM || errno == EINVAL)) {
+    if (opts.on_no_huge_pages == huge_fallback::fail) {
+      f.fail(errc::huge_pages_unavailable, "mmap");
+      return r;
+    }
+    page = page_size();
+    base = try_map(page, 0);
+  }
+  if (base == MAP_FAILED) {
+    f.fail_errno("mmap");
+    f.at(opts.place == placement::fixed_noreplace
+             ? static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(opts.hint))
+             : offset);
+    return r;
+  }
+
+  // Before Linux 4.17 MAP_FIXED_NOREPLACE was an unknown flag, i.e. a hint.
+  if (opts.place == placement::fixed_noreplace && base != opts.hint) {
+    ::munmap(base, static_cast<std::size_t>(map_length));
+    f.at(reinterpret_cast<std::uintptr_t>(opts.hint)).fail(errc::placement_failed, "mmap");
+    return r;
+  }
+  if (opts.huge == huge_pages::transparent &&
+      ::madvise(base, static_cast<std::size_t>(map_length), MADV_HUGEPAGE) != 0) {
+    f.at(offset).fail_errno("advise (transparent huge pages)");
+    ::munmap(base, static_cast<std::size_t>(map_length));
+    return r;
+  }
+  if (opts.lock && ::mlock(base, static_cast<std::size_t>(map_length)) != 0) {
+    f.at(offset).fail_errno("lock");
+    ::munmap(base, static_cast<std::size_t>(map_length));
+    return r;
+  }
+
+  r.map_base_ = base;
+  r.map_length_ = static_cast<std::size_t>(map_length);
+  r.data_ = static_cast<typename region<A>::value_type*>(base) + lead;
+  r.size_ = length;
+  r.page_ = page == page_size() ? 0 : static_cast<std::size_t>(page);
+  r.fd_ = std::move(fd);
+  return r;
+}
+
+/// The one mapping routine for descriptors: maps [offset, offset + length) of
+/// `fd` (any alignment; no clamping to st_size, so device files work). The
+/// region takes ownership of `fd`.
+template <access A>
+region<A> map_fd_range(unique_fd fd, std::uint64_t offset, std::size_t length,
+                       const map_options& opts, failure& f) noexcept {
+  return map_range<A>(std::move(fd), backing::fd, offset, length, opts, f);
+}
+
+/// The one mapping routine for anonymous memory.
+template <access A>
+region<A> map_anonymous_range(std::size_t length, bool shared, const map_options& opts,
+                              failure& f) noexcept {
+  return map_range<A>(unique_fd{}, shared ? backing::anonymous_shared : backing::anonymous_private,
+                      0, length, opts, f);
+}
+
+}  // namespace detail
+
+template <access A>
+bool region<A>::resize_impl(std::size_t new_size, resize_options opts, detail::failure& f) noexcept {
+  if (kind_ == detail::backing::none) return f.fail(errc::not_mapped, "resize");
+  if (fd_) f.fd = fd_.get();
+  auto end = checked_add<std::uint64_t>(offset_, new_size);
+  if (!end) return f.at(offset_).fail(errc::size_overflow, "resize");
+  if (kind_ == detail::backing::anonymous_shared && map_base_ != nullptr && new_size > size_) {
+    // Its shmem object was sized at mmap time: pages past it would SIGBUS.
+    return f.fail(std::make_error_code(std::errc::operation_not_supported),
+                  "resize (shared anonymous memory cannot grow; use a memfd)");
+  }
+  if (kind_ == detail::backing::fd && new_size > size_) {
+    struct ::stat st {};
+    if (!detail::stat_fd(fd_.get(), st, f)) return false;
+    const auto file_size = static_cast<std::uint64_t>(st.st_size);
+    if (S_ISREG(st.st_mode) && *end > file_size) {
+      if (A != access::read_write) return f.at(offset_).fail(errc::length_beyond_end, "resize");
+      const std::uint64_t from = offset_ > file_size ? offset_ : file_size;
+      if (!detail::reserve_range(fd_.get(), from, *end - from, f)) return false;
+    }
+  }
+  if (map_base_ == nullptr) {
+    // Nothing mapped yet (an empty file grown for the first time).
+    unique_fd fd;
+    if (fd_ && !(fd = detail::dup_fd(fd_.get(), f))) return false;
+    auto fresh = detail::map_range<A>(std::move(fd), kind_, offset_, new_size, opts_, f);
+    if (f) return false;
+    *this = std::move(fresh);
+    return true;
+  }
+  if (new_size == 0) {
+    unmap_impl(f);
+    return true;
+  }
+  const std::uint64_t lead = reinterpret_cast<std::uintptr_t>(data_) -
+                             reinterpret_cast<std::uintptr_t>(map_base_);
+  const auto span = align_up(lead + new_size, page_size());
+  if (!span || *span > SIZE_MAX) return f.at(offset_).fail(errc::size_overflow, "resize");
+  void* moved_to = ::mremap(map_base_, map_length_, static_cast<std::size_t>(*span),
+                            opts.may_move ? MREMAP_MAYMOVE : 0);
+  if (moved_to == MAP_FAILED) return f.at(offset_).fail_errno("resize (mremap)");
+  const bool moved = moved_to != map_base_;
+  map_base_ = moved_to;
+  map_length_ = static_cast<std::size_t>(*span);
+  data_ = static_cast<value_type*>(moved_to) + lead;
+  size_ = new_size;
+  return moved;
+}
+
+}  // namespace mmapx

@@ -1,0 +1,207 @@
+// mmapx/typed.hpp - typed views of mapped bytes: one object, or an array.
+//
+//   auto hdr  = mmapx::view<header>(r);                       // mapped<header>
+//   auto recs = mmapx::view_array<record>(r, sizeof(header)); // mapped_array<record>
+//   for (auto& rec : recs) ...
+//
+// Size and alignment are checked once, when the view is made; afterwards a
+// view is a plain pointer (and count) and costs nothing per access. A view of
+// a read-only region has a const element type, so writing through it does not
+// compile. Views borrow the region: they must not outlive it, and a region
+// that moved in resize() invalidates them (like std::vector iterators).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <new>
+#include <ranges>
+#include <span>
+#include <type_traits>
+
+#include "region.hpp"
+
+namespace mmapx {
+
+/// Types that can live in mapped memory: their bytes are their value
+/// (trivially copyable) and they can come into being without a constructor
+/// running (implicit-lifetime: trivially destructible and trivially
+/// constructible or an aggregate). Pointers pass the test but mean nothing in
+/// another process.
+template <class T>
+concept mappable =
+    std::is_object_v<T> && !std::is_reference_v<T> &&
+    std::is_trivially_copyable_v<std::remove_cv_t<T>> &&
+    std::is_trivially_destructible_v<std::remove_cv_t<T>> &&
+    (std::is_aggregate_v<std::remove_cv_t<T>> || std::is_scalar_v<std::remove_cv_t<T>> ||
+     std::is_trivially_default_constructible_v<std::remove_cv_t<T>>);
+
+/// One T in mapped memory. T is const when the region is read-only.
+template <mappable T>
+class mapped {
+public:
+  explicit mapped(T* object) noexcept : object_(object) {}
+  [[nodiscard]] T& operator*() const noexcept { return *object_; }
+  [[nodiscard]] T* operator->() const noexcept { return object_; }
+  [[nodiscard]] T* get() const noexcept { return object_; }
+
+private:
+  T* object_;
+};
+
+/// A contiguous array of T in mapped memory: a contiguous range with a span
+/// interface. T is const when the region is read-only. (Not derived from
+/// std::ranges::view_interface: clang 14 cannot instantiate it with
+/// libstdc++ 12.)
+template <mappable T>
+class mapped_array {
+public:
+  using element_type = T;
+  using value_type = std::remove_cv_t<T>;
+  using size_type = std::size_t;
+  using iterator = T*;
+
+  mapped_array() noexcept = default;
+  mapped_array(T* first, std::size_t count) noexcept : first_(first), count_(count) {}
+
+  [[nodiscard]] T* begin() const noexcept { return first_; }
+  [[nodiscard]] T* end() const noexcept { return first_ + count_; }
+  [[nodiscard]] T* data() const noexcept { return first_; }
+  [[nodiscard]] std::size_t size() const noexcept { return count_; }
+  [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
+  [[nodiscard]] T& front() const noexcept { return first_[0]; }
+  [[nodiscard]] T& back() const noexcept { return first_[count_ - 1]; }
+  /// Unchecked, like std::span.
+  [[nodiscard]] T& operator[](std::size_t i) const noexcept { return first_[i]; }
+  /// Checked: throws std::system_error (errc::range_outside_region).
+  [[nodiscard]] T& at(std::size_t i) const {
+    if (i >= count_) {
+      detail::failure f;
+      f.at(i).fail(errc::range_outside_region, "mapped_array::at");
+      f.throw_if_failed();
+    }
+    return first_[i];
+  }
+  [[nodiscard]] std::span<T> span() const noexcept { return {first_, count_}; }
+  operator std::span<T>() const noexcept { return span(); }
+
+private:
+  T* first_ = nullptr;
+  std::size_t count_ = 0;
+};
+
+namespace detail {
+
+/// The element type a view of region<A> gets: const for read-only regions.
+template <class T, access A>
+using view_element = std::conditional_t<A == access::read, const T, T>;
+
+/// The one check behind every typed view: `count` objects of T at `offset`
+/// fit in `size` bytes starting at `base`, suitably aligned.
+template <class T>
+T* checked_view(std::byte* base, std::size_t size, std::size_t offset, std::size_t count,
+                failure& f) noexcept {
+  f.at(offset);
+  std::size_t bytes = 0;
+  if (__builtin_mul_overflow(count, sizeof(T), &bytes)) {
+    f.fail(errc::size_overflow, "typed view");
+    return nullptr;
+  }
+  if (!range_within(offset, bytes, size)) {
+    f.fail(errc::view_too_large, "typed view");
+    return nullptr;
+  }
+  std::byte* first = base + offset;
+  if (reinterpret_cast<std::uintptr_t>(first) % alignof(T) != 0) {
+    f.fail(errc::view_misaligned, "typed view");
+    return nullptr;
+  }
+  // The bytes already hold the object representation; launder gives us a
+  // pointer we may use to reach the implicit-lifetime object living there.
+  return std::launder(reinterpret_cast<T*>(first));
+}
+
+template <class T, class Region>
+std::byte* region_base(Region& r) noexcept {
+  return const_cast<std::byte*>(static_cast<const std::byte*>(r.data()));
+}
+
+inline constexpr std::size_t all_elements = static_cast<std::size_t>(-1);
+
+}  // namespace detail
+
+// --- one object ------------------------------------------------------------
+
+template <mappable T, access A>
+mapped<detail::view_element<T, A>> view(region<A>& r, std::size_t offset = 0) {
+  using E = detail::view_element<T, A>;
+  return mapped<E>(detail::throwing([&](detail::failure& f) {
+    return detail::checked_view<E>(detail::region_base<T>(r), r.size(), offset, 1, f);
+  }));
+}
+template <mappable T, access A>
+mapped<detail::view_element<T, A>> view(region<A>& r, std::size_t offset, std::error_code& ec) noexcept {
+  using E = detail::view_element<T, A>;
+  return mapped<E>(detail::reporting(ec, [&](detail::failure& f) {
+    return detail::checked_view<E>(detail::region_base<T>(r), r.size(), offset, 1, f);
+  }));
+}
+template <mappable T, access A>
+mapped<const T> view(const region<A>& r, std::size_t offset = 0) {
+  return mapped<const T>(detail::throwing([&](detail::failure& f) {
+    return detail::checked_view<const T>(detail::region_base<T>(r), r.size(), offset, 1, f);
+  }));
+}
+// A view of a temporary region would dangle at once.
+template <mappable T, access A>
+void view(region<A>&&, std::size_t = 0) = delete;
+
+// --- arrays ----------------------------------------------------------------
+
+namespace detail {
+template <class T>
+std::size_t fitting_count(std::size_t size, std::size_t offset) noexcept {
+  return offset <= size ? (size - offset) / sizeof(T) : 1;  // 1: let the check report it
+}
+}  // namespace detail
+
+/// `count` elements of T from `offset`; by default as many as fit.
+template <mappable T, access A>
+mapped_array<detail::view_element<T, A>> view_array(region<A>& r, std::size_t offset = 0,
+                                                    std::size_t count = detail::all_elements) {
+  using E = detail::view_element<T, A>;
+  if (count == detail::all_elements) count = detail::fitting_count<T>(r.size(), offset);
+  E* first = detail::throwing([&](detail::failure& f) {
+    return detail::checked_view<E>(detail::region_base<T>(r), r.size(), offset, count, f);
+  });
+  return {first, count};
+}
+template <mappable T, access A>
+mapped_array<detail::view_element<T, A>> view_array(region<A>& r, std::size_t offset, std::size_t count,
+                                                    std::error_code& ec) noexcept {
+  using E = detail::view_element<T, A>;
+  if (count == detail::all_elements) count = detail::fitting_count<T>(r.size(), offset);
+  E* first = detail::reporting(ec, [&](detail::failure& f) {
+    return detail::checked_view<E>(detail::region_base<T>(r), r.size(), offset, count, f);
+  });
+  return ec ? mapped_array<E>{} : mapped_array<E>{first, count};
+}
+template <mappable T, access A>
+mapped_array<const T> view_array(const region<A>& r, std::size_t offset = 0,
+                                 std::size_t count = detail::all_elements) {
+  if (count == detail::all_elements) count = detail::fitting_count<T>(r.size(), offset);
+  const T* first = detail::throwing([&](detail::failure& f) {
+    return detail::checked_view<const T>(detail::region_base<T>(r), r.size(), offset, count, f);
+  });
+  return {first, count};
+}
+template <mappable T, access A>
+void view_array(region<A>&&, std::size_t = 0, std::size_t = 0) = delete;
+
+}  // namespace mmapx
+
+template <class T>
+inline constexpr bool std::ranges::enable_borrowed_range<mmapx::mapped_array<T>> = true;
+template <class T>
+inline constexpr bool std::ranges::enable_view<mmapx::mapped_array<T>> = true;

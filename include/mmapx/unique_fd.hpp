@@ -1,0 +1,91 @@
+// mmapx/unique_fd.hpp - an owning file descriptor, and the few file
+// operations mapping needs: open (the one place that opens paths, so every
+// "open" error names its path the same way), size, and space reservation.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <utility>
+
+#include "error.hpp"
+
+namespace mmapx {
+
+/// Owns one file descriptor; closes it when destroyed. Move-only.
+class unique_fd {
+public:
+  unique_fd() noexcept = default;
+  explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  unique_fd(unique_fd&& other) noexcept : fd_(other.release()) {}
+  unique_fd& operator=(unique_fd&& other) noexcept {
+    if (this != &other) reset(other.release());
+    return *this;
+  }
+  unique_fd(const unique_fd&) = delete;
+  unique_fd& operator=(const unique_fd&) = delete;
+  ~unique_fd() { reset(); }
+
+  [[nodiscard]] int get() const noexcept { return fd_; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+
+  /// Gives up ownership without closing.
+  [[nodiscard]] int release() noexcept { return std::exchange(fd_, -1); }
+
+  /// Closes the current descriptor (if any) and takes `fd`. close() errors are
+  /// not reportable here: by POSIX the descriptor is gone either way.
+  void reset(int fd = -1) noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+private:
+  int fd_ = -1;
+};
+
+namespace detail {
+
+/// open(2) with O_CLOEXEC, retried on EINTR; failures name the path.
+inline unique_fd open_fd(const char* path, int flags, mode_t mode, failure& f) noexcept {
+  int fd;
+  do {
+    fd = ::open(path, flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    f.fail_errno("open");
+    f.subject = path;
+  }
+  return unique_fd(fd);
+}
+
+/// A close-on-exec duplicate, for a region that must outlive the caller's fd.
+inline unique_fd dup_fd(int fd, failure& f) noexcept {
+  int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) f.fail_errno("dup");
+  return unique_fd(copy);
+}
+
+/// fstat(2) of an open descriptor.
+inline bool stat_fd(int fd, struct ::stat& st, failure& f) noexcept {
+  if (::fstat(fd, &st) == 0) return true;
+  return f.fail_errno("stat");
+}
+
+/// Allocates disk blocks for [offset, offset + length), growing the file if
+/// it ends earlier. Done before a writable mapping reaches those bytes, so a
+/// full disk is an error now and not a SIGBUS on first touch.
+inline bool reserve_range(int fd, std::uint64_t offset, std::uint64_t length, failure& f) noexcept {
+  if (length == 0) return true;
+  int err;
+  do {
+    err = ::posix_fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(length));
+  } while (err == EINTR);
+  if (err == 0) return true;
+  f.at(offset);
+  return f.fail(std::error_code(err, std::system_category()), "reserve space");
+}
+
+}  // namespace detail
+}  // namespace mmapx

@@ -1,0 +1,14 @@
+// mmapx/version.hpp - the library's semantic version (kept equal to meson.build's).
+#pragma once
+
+#define MMAPX_VERSION_MAJOR 0
+#define MMAPX_VERSION_MINOR 1
+#define MMAPX_VERSION_PATCH 0
+#define MMAPX_VERSION_STRING "0.1.0"
+
+namespace mmapx {
+inline constexpr int version_major = MMAPX_VERSION_MAJOR;
+inline constexpr int version_minor = MMAPX_VERSION_MINOR;
+inline constexpr int version_patch = MMAPX_VERSION_PATCH;
+inline constexpr const char* version_string = MMAPX_VERSION_STRING;
+}  // namespace mmapx

@@ -1,0 +1,196 @@
+// Unit tests: region operations (advise, protect, lock, resize, unmap).
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <csetjmp>
+#include <csignal>
+#include <cstring>
+
+#include <mmapx/anonymous.hpp>
+#include <mmapx/file.hpp>
+
+#include "catch.hpp"
+#include "test_support.hpp"
+
+using namespace mmapx;
+using mmapx_test::pattern;
+using mmapx_test::read_file;
+using mmapx_test::temp_dir;
+using mmapx_test::write_file;
+
+namespace {
+
+/// True if reading (or writing) the byte at p faults. Checked in a child so
+/// a fault cannot take the test runner down.
+bool faults_on(volatile std::byte* p, bool write) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::signal(SIGSEGV, SIG_DFL);  // not Catch2's handler: we want the plain signal
+    std::signal(SIGBUS, SIG_DFL);
+    if (write) {
+      *p = std::byte{1};
+    } else {
+      (void)*p;
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS);
+}
+
+bool resident(const void* p, std::size_t len) {
+  std::vector<unsigned char> vec((len + page_size() - 1) / page_size());
+  auto base = reinterpret_cast<std::uintptr_t>(p) & ~(page_size() - 1);
+  if (::mincore(reinterpret_cast<void*>(base), len, vec.data()) != 0) return false;
+  for (auto v : vec)
+    if ((v & 1) == 0) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("regions are move-only owners", "[region]") {
+  static_assert(!std::is_copy_constructible_v<rw_region>);
+  static_assert(!std::is_copy_assignable_v<rw_region>);
+  static_assert(std::is_nothrow_move_constructible_v<rw_region>);
+  static_assert(std::is_nothrow_move_assignable_v<ro_region>);
+  static_assert(std::is_nothrow_destructible_v<cow_region>);
+  static_assert(std::is_same_v<decltype(std::declval<ro_region&>().bytes()), std::span<const std::byte>>);
+  static_assert(std::is_same_v<decltype(std::declval<rw_region&>().bytes()), std::span<std::byte>>);
+  static_assert(std::is_same_v<decltype(std::declval<const rw_region&>().bytes()), std::span<const std::byte>>);
+}
+
+TEST_CASE("protect really changes the page protection", "[region]") {
+  auto r = map_anonymous(3 * page_size());
+  r.protect(protection::read, page_size(), page_size());
+  CHECK(faults_on(r.data() + page_size(), true));
+  CHECK_FALSE(faults_on(r.data() + page_size(), false));
+  CHECK_FALSE(faults_on(r.data(), true));
+  r.protect(protection::none, 0, 1);  // rounds to the whole first page
+  CHECK(faults_on(r.data() + page_size() - 1, false));
+  r.protect(protection::read_write);
+  CHECK_FALSE(faults_on(r.data(), true));
+}
+
+TEST_CASE("advise will_need and populate make pages resident", "[region]") {
+  temp_dir dir;
+  write_file(dir / "f", pattern(64 * 1024));
+  auto r = map_file(dir / "f", {.map = {.populate = true}});
+  CHECK(resident(r.data(), r.size()));
+  auto a = map_anonymous(16 * page_size());
+  a.advise(advice::populate_write);
+  CHECK(resident(a.data(), a.size()));
+  a.advise(advice::dont_need);
+  CHECK_FALSE(resident(a.data(), a.size()));
+  a.advise(advice::sequential, 0, 100);
+  a.advise(advice::huge_pages);
+  a.advise(advice::no_huge_pages);
+  a.advise(advice::dont_fork);
+  a.advise(advice::do_fork);
+}
+
+TEST_CASE("lock and unlock, and lock at map time", "[region]") {
+  auto r = map_anonymous(4 * page_size());
+  std::error_code ec;
+  r.lock(ec);
+  if (ec) {
+    // RLIMIT_MEMLOCK may forbid it; the error must then be the kernel's.
+    CHECK((ec == std::errc::operation_not_permitted || ec == std::errc::not_enough_memory ||
+           ec == std::errc::resource_unavailable_try_again));
+    return;
+  }
+  CHECK(resident(r.data(), r.size()));
+  r.unlock();
+  auto locked = map_anonymous(2 * page_size(), {.map = {.lock = true}});
+  CHECK(resident(locked.data(), locked.size()));
+}
+
+TEST_CASE("resize grows and shrinks anonymous memory, reporting moves", "[region]") {
+  auto r = map_anonymous(page_size());
+  std::memset(r.data(), 0x5a, r.size());
+  const bool moved = r.resize(64 * page_size());
+  CHECK(r.size() == 64 * page_size());
+  CHECK(r.data()[0] == std::byte{0x5a});
+  CHECK(r.data()[page_size() - 1] == std::byte{0x5a});
+  r.data()[r.size() - 1] = std::byte{1};
+  (void)moved;  // may or may not move; the contents survive either way
+  std::byte* before = r.data();
+  CHECK_FALSE(r.resize(page_size()));  // shrinking in place never moves
+  CHECK(r.data() == before);
+  CHECK(r.size() == page_size());
+}
+
+TEST_CASE("shared anonymous memory refuses to grow instead of faulting", "[region]") {
+  auto r = map_anonymous(2 * page_size(), {.shared = true});
+  std::error_code ec;
+  r.resize(4 * page_size(), {}, ec);
+  CHECK(ec == std::errc::operation_not_supported);
+  CHECK(r.size() == 2 * page_size());
+  r.resize(page_size());  // shrinking is fine
+  CHECK(r.size() == page_size());
+}
+
+TEST_CASE("resize without may_move fails when the space after is taken", "[region]") {
+  auto r = map_anonymous(2 * page_size());
+  r.resize(page_size());
+  auto blocker = map_anonymous(page_size(), {.map = {.hint = r.data() + page_size(),
+                                                    .place = placement::fixed_noreplace}});
+  std::error_code ec;
+  CHECK_FALSE(r.resize(2 * page_size(), {.may_move = false}, ec));
+  CHECK(ec == std::errc::not_enough_memory);
+  CHECK(r.size() == page_size());
+  CHECK(r.resize(2 * page_size(), {.may_move = true}));  // must move
+}
+
+TEST_CASE("resize of a writable file mapping grows the file, keeping the offset", "[region]") {
+  temp_dir dir;
+  auto p = dir / "f";
+  write_file(p, pattern(5000));
+  auto w = map_file<access::read_write>(p, {.offset = 4097});
+  CHECK(w.size() == 5000 - 4097);
+  w.resize(20000);
+  CHECK(std::filesystem::file_size(p) == 4097 + 20000);
+  CHECK(static_cast<char>(w.data()[0]) == pattern(5000)[4097]);
+  std::memcpy(w.data() + 19990, "0123456789", 10);
+  w.flush();
+  CHECK(read_file(p).substr(4097 + 19990) == "0123456789");
+}
+
+TEST_CASE("a read-only mapping cannot grow past its file", "[region]") {
+  temp_dir dir;
+  write_file(dir / "f", pattern(5000));
+  auto r = map_file(dir / "f");
+  std::error_code ec;
+  r.resize(5001, {}, ec);
+  CHECK(ec == errc::length_beyond_end);
+  CHECK(r.size() == 5000);
+  r.resize(100, {}, ec);
+  CHECK_FALSE(ec);
+  CHECK(r.size() == 100);
+}
+
+TEST_CASE("explicit unmap leaves an empty region", "[region]") {
+  auto r = map_anonymous(page_size());
+  void* p = r.data();
+  r.unmap();
+  CHECK_FALSE(r.is_mapped());
+  CHECK(r.empty());
+  CHECK(faults_on(static_cast<std::byte*>(p), false));
+}
+
+TEST_CASE("transparent huge pages are advice on the mapping", "[region]") {
+  std::error_code ec;
+  auto r = map_anonymous(8 << 20, {.map = {.huge = huge_pages::transparent}}, ec);
+  if (ec) {
+    CHECK(ec == std::errc::invalid_argument);  // a kernel without THP
+    return;
+  }
+  CHECK(r.size() == (8u << 20));
+  CHECK(r.page_size() == page_size());
+}
+
+TEST_CASE("exec on request", "[region]") {
+  auto r = map_anonymous<access::read_write>(page_size(), {.map = {.exec = true}});
+  CHECK(r.size() == page_size());
+}
