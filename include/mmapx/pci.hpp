@@ -1,0 +1,237 @@
+// mmapx/pci.hpp - PCI memory BARs through sysfs (resourceN, resourceN_wc).
+//
+//   for (auto& dev : mmapx::find_pci_devices(0x1234, 0x11e8)) ...
+//   auto bar0 = mmapx::map_pci_bar("0000:00:04.0", 0);
+//
+// The BAR's size and kind come from the device's sysfs `resource` file, so a
+// mapping is checked against the real BAR. I/O-port BARs cannot be mapped and
+// are refused; a prefetchable BAR can also be mapped write-combining.
+#pragma once
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "device.hpp"
+
+namespace mmapx {
+
+/// One BAR as the kernel describes it in sysfs.
+struct pci_bar {
+  unsigned index = 0;
+  std::uint64_t address = 0;  ///< bus address of the BAR's start
+  std::uint64_t size = 0;     ///< 0: the BAR is not implemented
+  bool io = false;            ///< I/O-port space: not mappable
+  bool prefetchable = false;  ///< resourceN_wc exists: write-combining possible
+  bool is_64bit = false;
+};
+
+struct pci_map_options {
+  std::uint64_t offset = 0;      ///< into the BAR
+  std::size_t length = 0;        ///< 0: to the end of the BAR
+  bool write_combining = false;  ///< resourceN_wc; only for prefetchable BARs
+  map_options map{};
+};
+
+inline constexpr unsigned pci_bar_count = 6;
+
+namespace detail {
+
+inline constexpr const char* pci_root = "/sys/bus/pci/devices";
+inline constexpr const char* pci_address_syntax = "PCI address (expected DDDD:BB:DD.F, e.g. 0000:00:04.0)";
+
+/// Flags of the `resource` file (include/linux/ioport.h).
+inline constexpr std::uint64_t ioresource_io = 0x100;
+inline constexpr std::uint64_t ioresource_mem = 0x200;
+inline constexpr std::uint64_t ioresource_prefetch = 0x2000;
+inline constexpr std::uint64_t ioresource_mem_64 = 0x100000;
+
+inline bool is_hex(char c) noexcept {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/// Accepts exactly the form sysfs uses: "0000:00:04.0". Also what keeps a
+/// caller's string from reaching a path outside the device directory.
+inline bool check_pci_address(const char* address, failure& f) noexcept {
+  f.subject = address;
+  const std::string_view a(address);
+  bool ok = a.size() == 12 && a[4] == ':' && a[7] == ':' && a[10] == '.' && a[11] >= '0' && a[11] <= '7';
+  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) ok = ok && i < a.size() && is_hex(a[i]);
+  if (!ok) return f.fail(errc::parse_error, pci_address_syntax);
+  return true;
+}
+
+/// Parses line `index` of a sysfs `resource` file ("start end flags" in hex).
+inline bool parse_pci_resource(const char* text, unsigned index, pci_bar& bar) noexcept {
+  for (unsigned line = 0; line < index; ++line) {
+    text = std::strchr(text, '\n');
+    if (text == nullptr) return false;
+    ++text;
+  }
+  std::uint64_t start = 0, end = 0, flags = 0;
+  if (!parse_number(text, start) || !parse_number(text, end) || !parse_number(text, flags)) return false;
+  bar = pci_bar{};
+  bar.index = index;
+  bar.address = start;
+  bar.size = (end > start || (end == start && flags != 0)) ? end - start + 1 : 0;
+  bar.io = (flags & ioresource_io) != 0;
+  bar.prefetchable = (flags & ioresource_mem) != 0 && (flags & ioresource_prefetch) != 0;
+  bar.is_64bit = (flags & ioresource_mem_64) != 0;
+  return true;
+}
+
+inline pci_bar pci_bar_impl(const char* address, unsigned index, failure& f) noexcept {
+  pci_bar bar;
+  if (!check_pci_address(address, f)) return bar;
+  if (index >= pci_bar_count) {
+    f.at(index).fail(std::make_error_code(std::errc::invalid_argument), "PCI BAR index (0 to 5)");
+    return bar;
+  }
+  char path[64];
+  std::snprintf(path, sizeof path, "%s/%s/resource", pci_root, address);
+  char text[1024];
+  read_text_file(path, text, sizeof text, "read sysfs resource of PCI device", f);
+  f.subject = address;
+  if (f) return bar;
+  if (!parse_pci_resource(text, index, bar)) {
+    f.fail(errc::parse_error, "read sysfs resource of PCI device (unexpected format)");
+  }
+  return bar;
+}
+
+template <access A>
+region<A> map_pci_bar_impl(const char* address, unsigned index, const pci_map_options& o,
+                           failure& f) noexcept {
+  const pci_bar bar = pci_bar_impl(address, index, f);
+  if (f) return {};
+  f.at(index);
+  if (bar.size == 0) {
+    f.fail(std::make_error_code(std::errc::no_such_device_or_address), "map PCI BAR (the BAR is not implemented)");
+    return {};
+  }
+  if (bar.io) {
+    f.fail(std::make_error_code(std::errc::operation_not_supported),
+           "map PCI BAR (an I/O-port BAR cannot be memory-mapped; use port I/O)");
+    return {};
+  }
+  if (o.write_combining && !bar.prefetchable) {
+    f.fail(std::make_error_code(std::errc::operation_not_supported),
+           "map PCI BAR write-combining (the BAR is not prefetchable, so it has no resourceN_wc)");
+    return {};
+  }
+  if (o.offset > bar.size || (o.length != 0 && !range_within(o.offset, o.length, bar.size))) {
+    f.at(o.offset).fail(errc::range_outside_region, "map PCI BAR (range outside the BAR)");
+    return {};
+  }
+  const std::size_t length = o.length != 0 ? o.length : static_cast<std::size_t>(bar.size - o.offset);
+  char path[64];
+  std::snprintf(path, sizeof path, "%s/%s/resource%u%s", pci_root, address, index,
+                o.write_combining ? "_wc" : "");
+  auto r = map_device_impl<A>(path, o.offset, length, {.map = o.map}, f);
+  f.subject = address;  // `path` is about to go away; the address says the same
+  if (f && std::string_view(f.operation) == "open") f.operation = "open sysfs resource file of PCI BAR";
+  return r;
+}
+
+inline std::vector<std::string> find_pci_devices_impl(std::uint16_t vendor, std::uint16_t device,
+                                                      failure& f) noexcept {
+  std::vector<std::string> found;
+  f.subject = pci_root;
+  DIR* dir = ::opendir(pci_root);
+  if (dir == nullptr) {
+    f.fail_errno("list PCI devices");
+    return found;
+  }
+  try {
+    while (const dirent* entry = ::readdir(dir)) {
+      if (entry->d_name[0] == '.') continue;
+      std::uint64_t ids[2] = {};
+      const char* names[2] = {"vendor", "device"};
+      bool ok = true;
+      for (int i = 0; i < 2 && ok; ++i) {
+        char path[300], text[32];
+        std::snprintf(path, sizeof path, "%s/%s/%s", pci_root, entry->d_name, names[i]);
+        failure ignored;  // a device that vanished meanwhile is not a match
+        read_text_file(path, text, sizeof text, "read", ignored);
+        const char* p = text;
+        ok = !ignored && parse_number(p, ids[i]);
+      }
+      if (ok && ids[0] == vendor && ids[1] == device) found.emplace_back(entry->d_name);
+    }
+  } catch (...) {
+    f.fail(std::make_error_code(std::errc::not_enough_memory), "list PCI devices");
+  }
+  ::closedir(dir);
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+/// The INTx-disable bit of the command register: bit 2 of config byte 5.
+inline bool pci_intx_impl(const char* address, bool enable, failure& f) noexcept {
+  if (!check_pci_address(address, f)) return false;
+  char path[64];
+  std::snprintf(path, sizeof path, "%s/%s/config", pci_root, address);
+  auto fd = open_fd(path, O_RDWR, 0, f);
+  f.subject = address;
+  if (f) {
+    f.operation = "open sysfs config of PCI device";
+    return false;
+  }
+  constexpr off_t command_high_byte = 5;
+  constexpr unsigned char intx_disable = 0x04;
+  unsigned char byte = 0;
+  if (::pread(fd.get(), &byte, 1, command_high_byte) != 1) return f.fail_errno("read PCI command register");
+  byte = enable ? static_cast<unsigned char>(byte & ~intx_disable) : static_cast<unsigned char>(byte | intx_disable);
+  if (::pwrite(fd.get(), &byte, 1, command_high_byte) != 1) return f.fail_errno("write PCI command register");
+  return true;
+}
+
+}  // namespace detail
+
+/// Clears (enable) or sets the INTx-disable bit of the device's command
+/// register: how a uio_pci_generic user re-enables the legacy interrupt
+/// after each one, since that driver has no irqcontrol.
+inline void pci_enable_intx(const std::string& device, bool enable = true) {
+  detail::throwing([&](detail::failure& f) { detail::pci_intx_impl(device.c_str(), enable, f); });
+}
+inline void pci_enable_intx(const std::string& device, bool enable, std::error_code& ec) noexcept {
+  detail::reporting(ec, [&](detail::failure& f) { detail::pci_intx_impl(device.c_str(), enable, f); });
+}
+
+/// The sysfs addresses of all devices with this vendor and device ID, sorted.
+inline std::vector<std::string> find_pci_devices(std::uint16_t vendor, std::uint16_t device) {
+  return detail::throwing([&](detail::failure& f) { return detail::find_pci_devices_impl(vendor, device, f); });
+}
+inline std::vector<std::string> find_pci_devices(std::uint16_t vendor, std::uint16_t device,
+                                                 std::error_code& ec) noexcept {
+  return detail::reporting(ec, [&](detail::failure& f) { return detail::find_pci_devices_impl(vendor, device, f); });
+}
+
+/// What sysfs says about BAR `index` (0 to 5) of `device` ("0000:00:04.0").
+inline pci_bar pci_bar_info(const std::string& device, unsigned index) {
+  return detail::throwing([&](detail::failure& f) { return detail::pci_bar_impl(device.c_str(), index, f); });
+}
+inline pci_bar pci_bar_info(const std::string& device, unsigned index, std::error_code& ec) noexcept {
+  return detail::reporting(ec, [&](detail::failure& f) { return detail::pci_bar_impl(device.c_str(), index, f); });
+}
+
+/// Maps a memory BAR (or part of it) of `device`.
+template <access A = access::read_write>
+region<A> map_pci_bar(const std::string& device, unsigned index, const pci_map_options& opts = {}) {
+  return detail::throwing([&](detail::failure& f) {
+    return detail::map_pci_bar_impl<A>(device.c_str(), index, opts, f);
+  });
+}
+template <access A = access::read_write>
+region<A> map_pci_bar(const std::string& device, unsigned index, const pci_map_options& opts,
+                      std::error_code& ec) noexcept {
+  return detail::reporting(ec, [&](detail::failure& f) {
+    return detail::map_pci_bar_impl<A>(device.c_str(), index, opts, f);
+  });
+}
+
+}  // namespace mmapx
