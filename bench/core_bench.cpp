@@ -1,9 +1,13 @@
 // core_bench: what the core abstraction costs, side by side with raw code.
 //
 //   map+unmap: mmapx::map_file (open, fstat, mmap; destructor munmap, close)
-//              vs the same syscalls written by hand, for a 4 KiB and a 1 GiB file;
+//              vs the same syscalls written by hand, and vs Boost.Interprocess
+//              (file_mapping + mapped_region) when Boost is found, for a 4 KiB
+//              and a 1 GiB file;
 //   sequential sum of 256 MiB of uint64_t: mapped_array range-for vs a raw
-//              pointer loop over the same mapping.
+//              pointer loop over the same mapping;
+//   random reads: 2^20 loads at pseudo-random indices of the same 256 MiB,
+//              mapped_array operator[] vs a raw pointer, same index sequence.
 //
 // Files go to $MMAPX_BENCH_DIR (default: /var/tmp). The 1 GiB file is sparse:
 // map+unmap does not touch its pages.
@@ -14,6 +18,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <bit>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -21,6 +26,11 @@
 #include <string>
 
 #include <mmapx/mmapx.hpp>
+
+#if MMAPX_BENCH_BOOST
+#include <boost/interprocess/file_mapping.hpp>
+#include <boost/interprocess/mapped_region.hpp>
+#endif
 
 namespace {
 
@@ -66,6 +76,18 @@ void map_unmap_raw(benchmark::State& state) {
   }
 }
 
+#if MMAPX_BENCH_BOOST
+void map_unmap_boost(benchmark::State& state) {
+  namespace bip = boost::interprocess;
+  const auto& path = bench_file(static_cast<std::size_t>(state.range(0)));
+  for (auto _ : state) {
+    bip::file_mapping file(path.c_str(), bip::read_only);
+    bip::mapped_region r(file, bip::read_only);
+    benchmark::DoNotOptimize(r.get_address());
+  }
+}
+#endif
+
 constexpr std::size_t sum_bytes = 256u << 20;
 
 /// 256 MiB of anonymous memory filled with 1..n, shared by both sum benchmarks.
@@ -100,12 +122,54 @@ void sum_raw_pointer(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * sum_bytes));
 }
 
+constexpr std::size_t random_reads = std::size_t{1} << 20;
+
+/// The index sequence both random-read benchmarks follow: a 64-bit LCG
+/// (Knuth's MMIX constants), its high bits masked to the array length.
+struct lcg_indices {
+  std::uint64_t state = 0x9e3779b97f4a7c15ULL;
+  std::size_t mask;
+  std::size_t next() noexcept {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<std::size_t>(state >> 32) & mask;
+  }
+};
+static_assert(std::has_single_bit(sum_bytes / sizeof(std::uint64_t)), "the mask needs a power of two");
+
+void random_mapped_array(benchmark::State& state) {
+  const auto a = mmapx::view_array<std::uint64_t>(std::as_const(sum_region()));
+  for (auto _ : state) {
+    lcg_indices index{.mask = a.size() - 1};
+    std::uint64_t sum = 0;
+    for (std::size_t i = 0; i < random_reads; ++i) sum += a[index.next()];
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * random_reads * sizeof(std::uint64_t)));
+}
+
+void random_raw_pointer(benchmark::State& state) {
+  const auto* p = reinterpret_cast<const std::uint64_t*>(std::as_const(sum_region()).data());
+  const std::size_t n = sum_bytes / sizeof(std::uint64_t);
+  for (auto _ : state) {
+    lcg_indices index{.mask = n - 1};
+    std::uint64_t sum = 0;
+    for (std::size_t i = 0; i < random_reads; ++i) sum += p[index.next()];
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * random_reads * sizeof(std::uint64_t)));
+}
+
 }  // namespace
 
 // Interleaved pairs, so both sides of a comparison see the same machine state.
 BENCHMARK(map_unmap_raw)->Arg(4096)->Arg(1 << 30);
 BENCHMARK(map_unmap_mmapx)->Arg(4096)->Arg(1 << 30);
+#if MMAPX_BENCH_BOOST
+BENCHMARK(map_unmap_boost)->Arg(4096)->Arg(1 << 30);
+#endif
 BENCHMARK(sum_raw_pointer)->Unit(benchmark::kMillisecond);
 BENCHMARK(sum_mapped_array)->Unit(benchmark::kMillisecond);
+BENCHMARK(random_raw_pointer)->Unit(benchmark::kMillisecond);
+BENCHMARK(random_mapped_array)->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();
