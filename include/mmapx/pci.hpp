@@ -170,8 +170,10 @@ inline std::vector<std::string> find_pci_devices_impl(std::uint16_t vendor, std:
   return found;
 }
 
-/// The INTx-disable bit of the command register: bit 2 of config byte 5.
-inline bool pci_intx_impl(const char* address, bool enable, failure& f) noexcept {
+/// Sets or clears bits of the command register's byte `which` (4 or 5) in
+/// config space, through sysfs.
+inline bool pci_command_bits_impl(const char* address, off_t which, unsigned char bits, bool set,
+                                  failure& f) noexcept {
   if (!check_pci_address(address, f)) return false;
   char path[64];
   std::snprintf(path, sizeof path, "%s/%s/config", pci_root, address);
@@ -181,14 +183,16 @@ inline bool pci_intx_impl(const char* address, bool enable, failure& f) noexcept
     f.operation = "open sysfs config of PCI device";
     return false;
   }
-  constexpr off_t command_high_byte = 5;
-  constexpr unsigned char intx_disable = 0x04;
   unsigned char byte = 0;
-  if (::pread(fd.get(), &byte, 1, command_high_byte) != 1) return f.fail_errno("read PCI command register");
-  byte = enable ? static_cast<unsigned char>(byte & ~intx_disable) : static_cast<unsigned char>(byte | intx_disable);
-  if (::pwrite(fd.get(), &byte, 1, command_high_byte) != 1) return f.fail_errno("write PCI command register");
+  if (::pread(fd.get(), &byte, 1, which) != 1) return f.fail_errno("read PCI command register");
+  byte = set ? static_cast<unsigned char>(byte | bits) : static_cast<unsigned char>(byte & ~bits);
+  if (::pwrite(fd.get(), &byte, 1, which) != 1) return f.fail_errno("write PCI command register");
   return true;
 }
+inline constexpr off_t pci_command_low = 4;
+inline constexpr unsigned char pci_bus_master = 0x04;   // command bit 2
+inline constexpr off_t pci_command_high = 5;
+inline constexpr unsigned char pci_intx_disable = 0x04;  // command bit 10
 
 }  // namespace detail
 
@@ -196,10 +200,28 @@ inline bool pci_intx_impl(const char* address, bool enable, failure& f) noexcept
 /// register: how a uio_pci_generic user re-enables the legacy interrupt
 /// after each one, since that driver has no irqcontrol.
 inline void pci_enable_intx(const std::string& device, bool enable = true) {
-  detail::throwing([&](detail::failure& f) { detail::pci_intx_impl(device.c_str(), enable, f); });
+  detail::throwing([&](detail::failure& f) {
+    detail::pci_command_bits_impl(device.c_str(), detail::pci_command_high, detail::pci_intx_disable, !enable, f);
+  });
 }
 inline void pci_enable_intx(const std::string& device, bool enable, std::error_code& ec) noexcept {
-  detail::reporting(ec, [&](detail::failure& f) { detail::pci_intx_impl(device.c_str(), enable, f); });
+  detail::reporting(ec, [&](detail::failure& f) {
+    detail::pci_command_bits_impl(device.c_str(), detail::pci_command_high, detail::pci_intx_disable, !enable, f);
+  });
+}
+
+/// Sets (or clears) Bus Master Enable: without it a device's DMA never
+/// reaches memory. A kernel driver does this in pci_set_master(); a
+/// user-space driver must do it itself.
+inline void pci_enable_bus_master(const std::string& device, bool enable = true) {
+  detail::throwing([&](detail::failure& f) {
+    detail::pci_command_bits_impl(device.c_str(), detail::pci_command_low, detail::pci_bus_master, enable, f);
+  });
+}
+inline void pci_enable_bus_master(const std::string& device, bool enable, std::error_code& ec) noexcept {
+  detail::reporting(ec, [&](detail::failure& f) {
+    detail::pci_command_bits_impl(device.c_str(), detail::pci_command_low, detail::pci_bus_master, enable, f);
+  });
 }
 
 /// The sysfs addresses of all devices with this vendor and device ID, sorted.

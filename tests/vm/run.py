@@ -79,6 +79,12 @@ def is_static_elf(path):
                for i in range(0, len(headers), phentsize))
 
 
+def is_shell_script(path):
+    """A script for the guest's busybox sh (it runs the programs given by --file)."""
+    with open(path, "rb") as f:
+        return f.read(10) == b"#!/bin/sh\n"
+
+
 def find_busybox():
     for path in ("/bin/busybox", "/usr/bin/busybox"):
         # A dynamic busybox would need its libraries in the initramfs.
@@ -91,7 +97,8 @@ def find_busybox():
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("program", help="statically linked test program, run as /bin/vmtest")
+    p.add_argument("program", help="statically linked test program or #!/bin/sh script, "
+                                   "run as /bin/vmtest")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
     p.add_argument("--kernel-version", default=os.environ.get("MMAPX_VM_KERNEL_VERSION"),
                    help="default: newest with image and headers installed")
@@ -104,7 +111,8 @@ def parse_args(argv):
     p.add_argument("--insmod", action="append", default=[], metavar="NAME",
                    help="load /modules/NAME.ko before the test (repeatable, in order)")
     p.add_argument("--file", action="append", default=[], metavar="SRC[:DEST]",
-                   help="copy a host file into the guest (default DEST /bin/<name>)")
+                   help="copy a host file into the guest (default DEST /usr/local/bin/<name>, "
+                        "ahead of busybox's applets in PATH)")
     p.add_argument("--backing-file", action="append", default=[], metavar="ID=SIZE",
                    help="create a zero-filled host file of SIZE bytes; @ID@ in --qemu "
                         "and --post-check arguments becomes its path")
@@ -165,7 +173,7 @@ def guest_files(args, version):
             files.append((ko, f"modules/{name}.ko"))
     for spec in args.file:
         src, _, dest = spec.partition(":")
-        files.append((src, (dest or f"/bin/{os.path.basename(src)}").lstrip("/")))
+        files.append((src, (dest or f"/usr/local/bin/{os.path.basename(src)}").lstrip("/")))
     return files, modules
 
 
@@ -219,8 +227,9 @@ def main(argv):
     busybox = find_busybox()
     if not os.path.isfile(args.program):
         sys.exit(f"test program {args.program} not found")
-    if not is_static_elf(args.program):
-        sys.exit(f"test program {args.program} is not statically linked (link_args: '-static')")
+    if not (is_static_elf(args.program) or is_shell_script(args.program)):
+        sys.exit(f"test program {args.program} is neither statically linked (link_args: '-static') "
+                 "nor a #!/bin/sh script")
     if args.args and args.args[0] == "--":
         args.args = args.args[1:]
 
