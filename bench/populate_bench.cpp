@@ -5,7 +5,8 @@
 //
 //   anonymous (private, each page written once): lazy faults, MAP_POPULATE,
 //     will_need advice, populate_write advice (MADV_POPULATE_WRITE),
-//     transparent huge pages (lazy and populated), explicit 2 MiB huge pages;
+//     mlock, transparent huge pages (lazy; MAP_POPULATE; populate_write advice
+//     after the huge-page advice), explicit 2 MiB huge pages;
 //   file (shared, read-only, already in the page cache, each page read once):
 //     lazy faults, MAP_POPULATE, will_need advice, populate_read advice
 //     (MADV_POPULATE_READ), transparent huge pages.
@@ -146,6 +147,8 @@ const strategy anonymous_strategies[] = {
     {"populate_write", {}, advice::populate_write},
     {"thp", {.huge = huge_pages::transparent}, {}},
     {"thp_populate", {.populate = true, .huge = huge_pages::transparent}, {}},
+    {"thp_populate_write", {.huge = huge_pages::transparent}, advice::populate_write},
+    {"lock", {.lock = true}, {}},
     {"explicit_2m", {.huge = huge_pages::explicit_2m}, {}},
 };
 
