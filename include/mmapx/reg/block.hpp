@@ -143,8 +143,9 @@ class block {
     writable<R>();
     fields_writable<R, Fs...>();
     constexpr std::uint64_t named = (std::uint64_t{0} | ... | Fs::mask);
-    store<R>(static_cast<typename R::value_type>((layout<R>::write_base & ~named) |
-                                                 (std::uint64_t{0} | ... | values.bits)));
+    using V = typename R::value_type;
+    constexpr auto base = static_cast<V>(layout<R>::write_base & ~named);
+    store<R>(static_cast<V>(base | (V{0} | ... | static_cast<V>(values.bits))));
   }
   template <field_type F, field_type... Fs>
   void write(field_value<F> value, field_value<Fs>... values) const {
@@ -160,17 +161,19 @@ class block {
     writable<R>();
     fields_writable<R, Fs...>();
     using L = layout<R>;
+    using V = typename R::value_type;
     constexpr std::uint64_t named = (std::uint64_t{0} | ... | Fs::mask);
-    constexpr std::uint64_t kept = L::keep & ~named;
-    const std::uint64_t bits = (L::fixed & ~named) | (std::uint64_t{0} | ... | values.bits);
+    constexpr auto kept = static_cast<V>(L::keep & ~named);
+    constexpr auto fixed = static_cast<V>(L::fixed & ~named);
     if constexpr (kept == 0) {
-      store<R>(static_cast<typename R::value_type>(bits));
+      store<R>(static_cast<V>(fixed | (V{0} | ... | static_cast<V>(values.bits))));
     } else {
       static_assert(L::readable,
                     "mmapx::reg: modify must read this write-only register: name all its fields or use write()");
       static_assert(!L::read_side_effects,
                     "mmapx::reg: modify would read a register whose reads have side effects: use write()");
-      store<R>(static_cast<typename R::value_type>((load<R>() & kept) | bits));
+      const V old = load<R>();
+      store<R>(static_cast<V>((old & kept) | fixed | (V{0} | ... | static_cast<V>(values.bits))));
     }
   }
   template <field_type F, field_type... Fs>
@@ -183,11 +186,33 @@ class block {
   /// Polls field F until it holds `v`; errc::timed_out after `timeout`.
   template <field_type F>
   void wait_until(field_value<F> v, std::chrono::nanoseconds timeout) const {
-    mmapx::detail::throwing([&](mmapx::detail::failure& f) { wait(v, timeout, f); });
+    std::error_code ec;
+    wait_until(v, timeout, ec);
+    if (ec) {
+      mmapx::detail::failure f;
+      f.fail(ec, "wait_until");
+      f.subject = detail::qualified_name<register_of_t<Map, F>, F>.data();
+      f.throw_if_failed();
+    }
   }
+  /// The loop is written out here, not through detail::reporting, and always
+  /// inlined, so that it compiles to the instructions of a hand-written loop.
   template <field_type F>
-  void wait_until(field_value<F> v, std::chrono::nanoseconds timeout, std::error_code& ec) const noexcept {
-    mmapx::detail::reporting(ec, [&](mmapx::detail::failure& f) { wait(v, timeout, f); });
+  [[gnu::always_inline]] inline void wait_until(field_value<F> v, std::chrono::nanoseconds timeout,
+                                                std::error_code& ec) const noexcept {
+    using R = register_of_t<Map, F>;
+    static_assert(layout<R>::template can_read<F>, "mmapx::reg: the field is write-only: it cannot be read");
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if ((load<R>() & F::mask) == v.bits) {
+        ec.clear();
+        return;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        ec = make_error_code(errc::timed_out);
+        return;
+      }
+    }
   }
 
   // --- by name, at run time ------------------------------------------------
@@ -255,7 +280,7 @@ class block {
     static_assert((layout<R>::template has<Fs> && ...), "mmapx::reg: the field is not in this register");
     static_assert((is_writable(Fs::access) && ...), "mmapx::reg: the field is read-only: it cannot be written");
     static_assert([] {
-      std::uint64_t seen = 0;
+      [[maybe_unused]] std::uint64_t seen = 0;
       bool once = true;
       ((once = once && (seen & Fs::mask) == 0, seen |= Fs::mask), ...);
       return once;
@@ -264,43 +289,41 @@ class block {
 
   static constexpr bool split64 = (Map::bus.widths & w64) == 0;
 
-  template <class T>
-  T load_at(std::size_t offset, [[maybe_unused]] bool counter) const {
+  template <class T, bool Counter = false>
+  T load_at(std::size_t offset) const {
     if constexpr (sizeof(T) == 8 && split64) {
-      std::uint32_t lo = 0;
-      std::uint32_t hi = 0;
-      if (counter) {
-        // A carry between the halves shows as a changed high half: read again.
-        hi = bus_.template load<std::uint32_t>(offset + 4);
-        for (;;) {
-          lo = bus_.template load<std::uint32_t>(offset);
-          const auto again = bus_.template load<std::uint32_t>(offset + 4);
-          if (again == hi) break;
-          hi = again;
-        }
-      } else if constexpr (Map::bus.split == split_order::lo_hi) {
-        lo = bus_.template load<std::uint32_t>(offset);
-        hi = bus_.template load<std::uint32_t>(offset + 4);
+      if constexpr (Counter) return load_counter(offset);
+      if constexpr (Map::bus.split == split_order::lo_hi) {
+        const std::uint32_t lo = bus_.template load<std::uint32_t>(offset);
+        return (std::uint64_t{bus_.template load<std::uint32_t>(offset + 4)} << 32) | lo;
       } else {
-        hi = bus_.template load<std::uint32_t>(offset + 4);
-        lo = bus_.template load<std::uint32_t>(offset);
+        const std::uint32_t hi = bus_.template load<std::uint32_t>(offset + 4);
+        return (std::uint64_t{hi} << 32) | bus_.template load<std::uint32_t>(offset);
       }
-      return static_cast<T>((std::uint64_t{hi} << 32) | lo);
     } else {
       return bus_.template load<T>(offset);
     }
   }
+  /// High, low, high again: a carry between the halves shows as a changed
+  /// high half, and the pair is read again (Linux's hi-lo-hi).
+  std::uint64_t load_counter(std::size_t offset) const {
+    std::uint32_t hi = 0;
+    std::uint32_t lo = 0;
+    do {
+      hi = bus_.template load<std::uint32_t>(offset + 4);
+      lo = bus_.template load<std::uint32_t>(offset);
+    } while (hi != bus_.template load<std::uint32_t>(offset + 4));
+    return (std::uint64_t{hi} << 32) | lo;
+  }
   template <class T>
   void store_at(std::size_t offset, T value) const {
     if constexpr (sizeof(T) == 8 && split64) {
-      const auto lo = static_cast<std::uint32_t>(value);
-      const auto hi = static_cast<std::uint32_t>(value >> 32);
       if constexpr (Map::bus.split == split_order::lo_hi) {
-        bus_.template store<std::uint32_t>(offset, lo);
-        bus_.template store<std::uint32_t>(offset + 4, hi);
+        bus_.template store<std::uint32_t>(offset, static_cast<std::uint32_t>(value));
+        bus_.template store<std::uint32_t>(offset + 4, static_cast<std::uint32_t>(value >> 32));
       } else {
-        bus_.template store<std::uint32_t>(offset + 4, hi);
-        bus_.template store<std::uint32_t>(offset, lo);
+        bus_.template store<std::uint32_t>(offset + 4, static_cast<std::uint32_t>(value >> 32));
+        bus_.template store<std::uint32_t>(offset, static_cast<std::uint32_t>(value));
       }
     } else {
       bus_.template store<T>(offset, value);
@@ -308,7 +331,7 @@ class block {
   }
   template <class R>
   typename R::value_type load() const {
-    return load_at<typename R::value_type>(R::offset, R::is_counter);
+    return load_at<typename R::value_type, R::is_counter>(R::offset);
   }
   template <class R>
   void store(typename R::value_type value) const {
@@ -316,10 +339,10 @@ class block {
   }
   std::uint64_t load_bits(std::size_t offset, unsigned bits, bool counter) const {
     switch (bits) {
-      case 8: return load_at<std::uint8_t>(offset, counter);
-      case 16: return load_at<std::uint16_t>(offset, counter);
-      case 32: return load_at<std::uint32_t>(offset, counter);
-      default: return load_at<std::uint64_t>(offset, counter);
+      case 8: return load_at<std::uint8_t>(offset);
+      case 16: return load_at<std::uint16_t>(offset);
+      case 32: return load_at<std::uint32_t>(offset);
+      default: return counter ? load_at<std::uint64_t, true>(offset) : load_at<std::uint64_t>(offset);
     }
   }
   void store_bits(std::size_t offset, unsigned bits, std::uint64_t value) const {
@@ -329,21 +352,6 @@ class block {
         case 16: return store_at(offset, static_cast<std::uint16_t>(value));
         case 32: return store_at(offset, static_cast<std::uint32_t>(value));
         default: return store_at(offset, value);
-      }
-    }
-  }
-
-  template <class F>
-  void wait(field_value<F> v, std::chrono::nanoseconds timeout, mmapx::detail::failure& f) const {
-    using R = register_of_t<Map, F>;
-    static_assert(layout<R>::template can_read<F>, "mmapx::reg: the field is write-only: it cannot be read");
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      if ((load<R>() & F::mask) == v.bits) return;
-      if (std::chrono::steady_clock::now() >= deadline) {
-        f.fail(errc::timed_out, "wait_until");
-        f.subject = detail::qualified_name<R, F>.data();
-        return;
       }
     }
   }

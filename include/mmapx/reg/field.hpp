@@ -15,6 +15,7 @@
 #include <mmapx/reg/fixed_name.hpp>
 
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -151,9 +152,11 @@ struct field {
       !std::is_void_v<enum_type>, std::optional<enum_type>,
       std::conditional_t<Width == 1, bool, uint_for<Width>>>;
 
-  /// Extracts this field from a whole register value.
-  static constexpr read_type decode(std::uint64_t register_value) noexcept {
-    const std::uint64_t raw = (register_value >> Pos) & max;
+  /// Extracts this field from a whole register value (computing in the
+  /// register's own width, as hand-written code would).
+  template <std::unsigned_integral V>
+  static constexpr read_type decode(V register_value) noexcept {
+    const V raw = static_cast<V>(register_value >> Pos) & static_cast<V>(max);
     if constexpr (!std::is_void_v<enum_type>) {
       for (const auto& c : Encoding::choices)
         if (c.value == raw) return static_cast<enum_type>(raw);
@@ -171,6 +174,8 @@ struct field {
       static_assert(std::is_same_v<V_type, enum_type>,
                     "mmapx::reg: enumerator of another type than the field's enumeration");
       return {static_cast<std::uint64_t>(static_cast<std::underlying_type_t<V_type>>(V)) << Pos};
+    } else if constexpr (std::is_same_v<V_type, bool>) {
+      return {static_cast<std::uint64_t>(V ? 1 : 0) << Pos};
     } else {
       static_assert(std::is_integral_v<V_type>, "mmapx::reg: a field constant is an integer, bool or enumerator");
       static_assert(!std::cmp_less(V, 0) && !std::cmp_greater(V, max),
@@ -181,8 +186,13 @@ struct field {
   template <auto V>
   static constexpr field_value<field> val = constant<V>();
 
-  /// Keeps the low `Width` bits of `v`: for callers who want truncation and say so.
-  static constexpr field_value<field> truncated(std::uint64_t v) noexcept { return {(v & max) << Pos}; }
+  /// Keeps the low `Width` bits of `v`: for callers who want truncation and
+  /// say so. Computes in 32 bits when the field allows, as hand-written code would.
+  template <std::unsigned_integral T>
+  static constexpr field_value<field> truncated(T v) noexcept {
+    using W = std::conditional_t<(Pos + Width <= 32 && sizeof(T) <= 4), std::uint32_t, std::uint64_t>;
+    return {static_cast<W>(static_cast<W>(static_cast<W>(v) & static_cast<W>(max)) << Pos)};
+  }
 
   /// A run-time value that must fit the field (and, for an enumerated field,
   /// be one of its enumerators).

@@ -201,6 +201,16 @@ inline assignment parse_assignment(const map_info& map, std::string_view text, m
   while (end > pos && is_space(text[end - 1])) --end;
   const std::string_view value_text = text.substr(pos, end - pos);
   if (value_text.empty()) return f.fail(errc::parse_error, "parse assignment"), a;
+  // Syntax first: the value is a name or a number, whatever the target.
+  std::uint64_t number = 0;
+  mmapx::detail::failure number_failure;
+  const bool value_is_name = is_name_start(value_text[0]);
+  if (value_is_name) {
+    for (const char c : value_text)
+      if (!is_name_char(c)) return f.fail(errc::parse_error, "parse assignment"), a;
+  } else if (!parse_number(value_text, number, number_failure) && number_failure.code == errc::parse_error) {
+    return f.fail(errc::parse_error, "parse assignment"), a;
+  }
 
   const register_info* r = map.find(register_name);
   if (r == nullptr) return f.fail(errc::unknown_name, "parse assignment"), a;
@@ -212,9 +222,9 @@ inline assignment parse_assignment(const map_info& map, std::string_view text, m
   if (!r->writable() || (field != nullptr && !is_writable(field->access)))
     return f.fail(errc::access_denied_by_map, "parse assignment"), a;
 
-  std::uint64_t value = 0;
+  std::uint64_t value = number;
   bool by_name = false;
-  if (is_name_start(value_text[0])) {
+  if (value_is_name) {
     // An enumerator, or true/false for a one-bit field.
     if (field != nullptr) {
       for (const auto& c : field->choices)
@@ -223,13 +233,9 @@ inline assignment parse_assignment(const map_info& map, std::string_view text, m
           (value_text == "true" || value_text == "false"))
         value = value_text == "true" ? 1 : 0, by_name = true;
     }
-    if (!by_name) {
-      for (const char c : value_text)
-        if (!is_name_char(c)) return f.fail(errc::parse_error, "parse assignment"), a;
-      return f.fail(errc::unknown_name, "parse assignment"), a;
-    }
-  } else if (!parse_number(value_text, value, f)) {
-    return a;
+    if (!by_name) return f.fail(errc::unknown_name, "parse assignment"), a;
+  } else if (number_failure) {
+    return f.fail(number_failure.code, "parse assignment"), a;
   }
   const std::uint64_t max = field != nullptr ? field->max() : low_bits(r->bits);
   if (value > max) return f.fail(errc::value_out_of_range, "parse assignment"), a;

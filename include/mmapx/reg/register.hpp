@@ -105,7 +105,7 @@ struct layout<R, fields<Fs...>> {
 
   static constexpr bool fields_inside = ((Fs::pos + Fs::width <= R::bits) && ...);
   static constexpr bool fields_disjoint = [] {
-    std::uint64_t seen = 0;
+    [[maybe_unused]] std::uint64_t seen = 0;
     bool disjoint = true;
     ((disjoint = disjoint && (seen & Fs::mask) == 0, seen |= Fs::mask), ...);
     return disjoint;

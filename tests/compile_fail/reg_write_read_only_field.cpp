@@ -1,0 +1,3 @@
+// expect-error: the field is read-only: it cannot be written
+#include "reg_maps.hpp"
+int main() { cf::reg::bind<cf::map>(cf::memory, 16).modify(cf::fifo::level::val<1>); }
