@@ -9,11 +9,13 @@
 
 namespace mmapx {
 
+/// Options of map_anonymous.
 struct anonymous_options {
   bool shared = false;  ///< MAP_SHARED: forked children see the same pages
   map_options map{};
 };
 
+/// Maps `size` bytes of zero-filled memory backed by no file.
 template <access A = access::read_write>
 region<A> map_anonymous(std::size_t size, const anonymous_options& opts = {}) {
   return detail::throwing([&](detail::failure& f) {

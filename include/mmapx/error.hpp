@@ -95,6 +95,7 @@ inline const std::error_category& mmapx_category() noexcept {
   return instance;
 }
 
+/// Makes errc values usable as std::error_code (found by ADL).
 inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), mmapx_category()};
 }

@@ -34,6 +34,7 @@ enum class reserve_space {
   none,         ///< nothing: the file is extended with ftruncate, sparse (SIGBUS risk on a full disk)
 };
 
+/// Which bytes of which file, how to open it, and how to map it.
 struct file_options {
   std::uint64_t offset = 0;   ///< byte offset in the file; any alignment
   std::size_t length = 0;     ///< bytes to map; 0 means to the end of the file

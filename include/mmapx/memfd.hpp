@@ -27,10 +27,12 @@ enum class seal : unsigned {
   write = F_SEAL_WRITE,                ///< contents frozen (needs no writable shared mapping)
   future_write = F_SEAL_FUTURE_WRITE,  ///< no new writable mappings or write(2); existing ones keep writing
 };
+/// Combines seals.
 constexpr seal operator|(seal a, seal b) noexcept {
   return static_cast<seal>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
 }
 
+/// Options of map_memfd.
 struct memfd_options {
   seal seals = seal::none;  ///< applied once the memory is sized and mapped
   bool allow_sealing = true;
@@ -76,6 +78,7 @@ region<A> map_memfd_impl(const char* name, std::size_t size, const memfd_options
 
 }  // namespace detail
 
+/// Creates a memfd named `name` (for /proc and debugging) of `size` bytes and maps it.
 template <access A = access::read_write>
 region<A> map_memfd(const char* name, std::size_t size, const memfd_options& opts = {}) {
   return detail::throwing([&](detail::failure& f) { return detail::map_memfd_impl<A>(name, size, opts, f); });

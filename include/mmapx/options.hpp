@@ -37,14 +37,18 @@ enum class placement {
   fixed_noreplace,  ///< exactly at `hint`, failing if anything is mapped there
 };
 
+/// How to map: protection extras, population, locking, huge pages, placement.
 struct map_options {
   bool exec = false;        ///< add PROT_EXEC
   bool populate = false;    ///< MAP_POPULATE: fault everything in at map time
   bool lock = false;        ///< mlock the mapping (failure to lock fails the map)
   bool no_reserve = false;  ///< MAP_NORESERVE: no swap reservation
+  /// Huge-page policy; region::page_size() tells what was used.
   huge_pages huge = huge_pages::none;
+  /// What to do when explicit huge pages are unavailable.
   huge_fallback on_no_huge_pages = huge_fallback::fail;
   void* hint = nullptr;     ///< address hint, or the exact address for fixed_noreplace
+  /// Whether `hint` is a hint or the exact address.
   placement place = placement::anywhere;
 };
 

@@ -93,12 +93,15 @@ public:
 
   // --- the bytes ---------------------------------------------------------
 
+  /// The first requested byte (null when empty); const for read-only regions.
   [[nodiscard]] value_type* data() noexcept { return data_; }
   [[nodiscard]] const std::byte* data() const noexcept { return data_; }
+  /// Bytes requested (the page-aligned mapping around them may be larger).
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
   /// True when there is a live mapping (false for empty and moved-from regions).
   [[nodiscard]] bool is_mapped() const noexcept { return map_base_ != nullptr; }
+  /// The requested bytes as a span.
   [[nodiscard]] std::span<value_type> bytes() noexcept { return {data_, size_}; }
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
   [[nodiscard]] value_type* begin() noexcept { return data_; }
@@ -115,6 +118,7 @@ public:
 
   // --- flush: only meaningful where writes reach a shared object ---------
 
+  /// Writes dirty pages back as far as `level` says (whole region or a range).
   void flush(flush_level level = flush_level::sync) requires(A == access::read_write) {
     detail::throwing([&](detail::failure& f) { flush_impl(0, size_, level, f); });
   }
@@ -132,6 +136,7 @@ public:
 
   // --- advice, protection, locking (whole region or a sub-range) ---------
 
+  /// madvise(2) with portable names (whole region or a range).
   void advise(advice a) { advise(a, 0, size_); }
   void advise(advice a, std::error_code& ec) noexcept { advise(a, 0, size_, ec); }
   void advise(advice a, std::size_t offset, std::size_t length) {
@@ -324,6 +329,7 @@ private:
   unique_fd fd_;
 };
 
+/// The three access modes by name.
 using ro_region = region<access::read>;
 using rw_region = region<access::read_write>;
 using cow_region = region<access::copy_on_write>;

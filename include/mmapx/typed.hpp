@@ -133,6 +133,7 @@ inline constexpr std::size_t all_elements = static_cast<std::size_t>(-1);
 
 // --- one object ------------------------------------------------------------
 
+/// One T at `offset`, checked for size and alignment once.
 template <mappable T, access A>
 mapped<detail::view_element<T, A>> view(region<A>& r, std::size_t offset = 0) {
   using E = detail::view_element<T, A>;

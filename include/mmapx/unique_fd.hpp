@@ -28,6 +28,7 @@ public:
   unique_fd& operator=(const unique_fd&) = delete;
   ~unique_fd() { reset(); }
 
+  /// The descriptor, still owned (-1 if none).
   [[nodiscard]] int get() const noexcept { return fd_; }
   explicit operator bool() const noexcept { return fd_ >= 0; }
 
