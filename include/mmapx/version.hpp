@@ -7,6 +7,7 @@
 #define MMAPX_VERSION_STRING "0.1.0"
 
 namespace mmapx {
+/// The same version as constexpr values, for code that prefers them to macros.
 inline constexpr int version_major = MMAPX_VERSION_MAJOR;
 inline constexpr int version_minor = MMAPX_VERSION_MINOR;
 inline constexpr int version_patch = MMAPX_VERSION_PATCH;
