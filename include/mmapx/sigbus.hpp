@@ -22,14 +22,14 @@
 //   whatever handler the program had before (by default the process dies).
 // - Only SIGBUS is handled; SIGSEGV (a pointer outside any mapping) is a bug
 //   in the caller, and is left alone.
-// - The handler installed first chains to the one it replaced (its sa_mask is
+// - mmapx's handler chains to the one it replaced (that one's sa_mask is
 //   applied; SA_RESETHAND and SA_NODEFER of that handler are not reproduced).
 //   A program that installs its own SIGBUS handler after mmapx's must chain to
 //   the one it replaced, or guarded copies lose their protection.
 // - The recovery point is thread-local. In a shared object loaded with dlopen
 //   the first access to thread-local storage from a thread may allocate; the
 //   handler is then safe only in threads that already made a guarded copy.
-// - A copy that fails has copied an unspecified prefix of the range.
+// - A copy that fails has copied an unspecified part of the range.
 // - A write that fails (copy_to) may have dirtied pages before the fault; the
 //   file's state is what the kernel kept of them.
 #pragma once
