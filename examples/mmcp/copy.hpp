@@ -24,8 +24,7 @@
 #include <vector>
 
 #include <mmapx/file.hpp>
-
-#include "sigbus_guard.hpp"
+#include <mmapx/sigbus.hpp>
 
 namespace mmcp {
 
@@ -209,7 +208,8 @@ inline bool copy_window(const file_ref& src, const file_ref& dst, std::uint64_t 
   if (how == strategy::mmap_populate) out.advise(advice::populate_write, ec);
   const std::byte* from = in.data();
   std::byte* to = out.data();
-  if (!without_sigbus([&] { std::memcpy(to, from, length); })) return fail_sigbus(f, src);
+  mmapx::detail::failure fault;  // a SIGBUS becomes this error instead of killing us
+  if (!mmapx::detail::guarded_memcpy(to, from, length, offset, "copy", fault)) return fail_sigbus(f, src);
   return true;
 }
 
@@ -274,13 +274,9 @@ inline std::optional<std::uint64_t> first_difference(const file_ref& a, const fi
       if (f) return std::nullopt;
       auto mb = map_window<access::read>(b, offset, length, {.populate = true}, f);
       if (f) return std::nullopt;
-      std::size_t at = length;
-      const std::byte* pa = ma.data();
-      const std::byte* pb = mb.data();
-      if (!without_sigbus([&] {
-            if (std::memcmp(pa, pb, length) == 0) return;
-            at = static_cast<std::size_t>(std::mismatch(pa, pa + length, pb).first - pa);
-          })) {
+      mmapx::detail::failure fault;  // a SIGBUS becomes this error instead of killing us
+      const std::size_t at = mmapx::detail::guarded_mismatch(ma.data(), mb.data(), length, offset, "compare", fault);
+      if (fault) {
         return fail_on(f, a, std::make_error_code(std::errc::io_error), "read"),
                std::nullopt;
       }

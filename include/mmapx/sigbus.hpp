@@ -141,27 +141,45 @@ inline bool install_sigbus_handler(failure& f) noexcept {
   return f.fail(std::error_code(error, std::system_category()), "install SIGBUS handler");
 }
 
-/// memcpy under a recovery point: true, or false with `guard` telling where
-/// the SIGBUS hit. Nothing here is changed between sigsetjmp and a return
-/// through it, so no local can be clobbered.
-inline bool memcpy_or_fault(void* dst, const void* src, std::size_t n, sigbus_guard& guard) noexcept {
-  const auto d = reinterpret_cast<std::uintptr_t>(dst);
-  const auto s = reinterpret_cast<std::uintptr_t>(src);
-  guard.ranges[0][0] = s;
-  guard.ranges[0][1] = s + n;
-  guard.ranges[1][0] = d;
-  guard.ranges[1][1] = d + n;
+/// Runs `step` (which touches only [a, a+n) and [b, b+n)) under a recovery
+/// point: true, or false with `guard` telling where the SIGBUS hit. Nothing
+/// here is changed between sigsetjmp and a return through it, so no local can
+/// be clobbered; `step` must not allocate or take locks (it may be abandoned).
+template <class Step>
+bool run_or_fault(const void* a, const void* b, std::size_t n, sigbus_guard& guard, Step&& step) noexcept {
+  const auto pa = reinterpret_cast<std::uintptr_t>(a);
+  const auto pb = reinterpret_cast<std::uintptr_t>(b);
+  guard.ranges[0][0] = pa;
+  guard.ranges[0][1] = pa + n;
+  guard.ranges[1][0] = pb;
+  guard.ranges[1][1] = pb + n;
   sigbus_guard* const outer = current_sigbus_guard;  // a guarded copy in a signal handler nests
   if (sigsetjmp(guard.resume, 0) != 0) {
     current_sigbus_guard = outer;
     return false;
   }
   current_sigbus_guard = &guard;
+  // The fences keep the compiler from moving the step's memory accesses out
+  // from between the two stores (or dropping the first as dead).
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  std::memcpy(dst, src, n);
+  step();
   std::atomic_signal_fence(std::memory_order_seq_cst);
   current_sigbus_guard = outer;
   return true;
+}
+
+/// Turns a SIGBUS that `guard` caught into an error at `first_offset` plus the
+/// index of the missing byte within [a, a+n) or [b, b+n).
+inline bool fail_from_fault(const sigbus_guard& guard, const void* a, std::size_t n,
+                            std::uint64_t first_offset, const char* op, failure& f) noexcept {
+  const auto at = reinterpret_cast<std::uintptr_t>(static_cast<void*>(guard.fault_address));
+  const auto pa = reinterpret_cast<std::uintptr_t>(a);
+  const auto side = at >= pa && at - pa < n ? pa : guard.ranges[1][0];
+  f.at(first_offset + (at - side));
+#ifdef BUS_MCEERR_AR
+  if (guard.fault_code == BUS_MCEERR_AR) return f.fail(std::make_error_code(std::errc::io_error), op);
+#endif
+  return f.fail(std::make_error_code(std::errc::bad_address), op);
 }
 
 /// A guarded memcpy. On a SIGBUS inside it, fails at `first_offset` plus the
@@ -171,15 +189,30 @@ inline bool guarded_memcpy(void* dst, const void* src, std::size_t n, std::uint6
   if (n == 0) return true;
   if (!install_sigbus_handler(f)) return false;
   sigbus_guard guard;
-  if (memcpy_or_fault(dst, src, n, guard)) return true;
-  const auto at = reinterpret_cast<std::uintptr_t>(static_cast<void*>(guard.fault_address));
-  const auto s = reinterpret_cast<std::uintptr_t>(src);
-  const auto side = at >= s && at - s < n ? s : reinterpret_cast<std::uintptr_t>(dst);
-  f.at(first_offset + (at - side));
-#ifdef BUS_MCEERR_AR
-  if (guard.fault_code == BUS_MCEERR_AR) return f.fail(std::make_error_code(std::errc::io_error), op);
-#endif
-  return f.fail(std::make_error_code(std::errc::bad_address), op);
+  if (run_or_fault(src, dst, n, guard, [&] { std::memcpy(dst, src, n); })) return true;
+  return fail_from_fault(guard, src, n, first_offset, op, f);
+}
+
+/// A guarded comparison: the index of the first byte where [a, a+n) and
+/// [b, b+n) differ, or n when they are equal.
+inline std::size_t guarded_mismatch(const void* a, const void* b, std::size_t n, std::uint64_t first_offset,
+                                    const char* op, failure& f) noexcept {
+  if (n == 0) return 0;
+  if (!install_sigbus_handler(f)) return n;
+  sigbus_guard guard;
+  const auto* pa = static_cast<const unsigned char*>(a);
+  const auto* pb = static_cast<const unsigned char*>(b);
+  std::size_t at = n;
+  if (run_or_fault(a, b, n, guard, [&] {
+        if (std::memcmp(pa, pb, n) == 0) return;
+        std::size_t i = 0;
+        while (pa[i] == pb[i]) ++i;
+        at = i;
+      })) {
+    return at;
+  }
+  fail_from_fault(guard, a, n, first_offset, op, f);
+  return n;
 }
 
 template <access A>
@@ -235,6 +268,16 @@ inline void guarded_copy(void* dst, const void* src, std::size_t n) {
 }
 inline void guarded_copy(void* dst, const void* src, std::size_t n, std::error_code& ec) noexcept {
   detail::reporting(ec, [&](detail::failure& f) { detail::guarded_memcpy(dst, src, n, 0, "guarded copy", f); });
+}
+
+/// Compares [a, a+n) with [b, b+n) for pointers into any mapping: the index of
+/// the first differing byte, or n when equal; EFAULT (at the index of the
+/// missing byte) instead of SIGBUS when a page of either side is gone.
+inline std::size_t guarded_mismatch(const void* a, const void* b, std::size_t n) {
+  return detail::throwing([&](detail::failure& f) { return detail::guarded_mismatch(a, b, n, 0, "guarded compare", f); });
+}
+inline std::size_t guarded_mismatch(const void* a, const void* b, std::size_t n, std::error_code& ec) noexcept {
+  return detail::reporting(ec, [&](detail::failure& f) { return detail::guarded_mismatch(a, b, n, 0, "guarded compare", f); });
 }
 
 /// Installs the SIGBUS handler now rather than on the first guarded copy:
