@@ -197,6 +197,31 @@ TEST_CASE("guarded_copy protects plain pointers into a mapping", "[reliability][
   CHECK_THROWS_AS(guarded_copy(out.data(), t.r.data() + 2 * page, 1), std::system_error);
 }
 
+TEST_CASE("guarded_mismatch compares through a mapping and reports a vanished page", "[reliability][sigbus]") {
+  truncated_file t;
+  std::string copy = t.contents.substr(0, page);
+  std::error_code ec;
+  CHECK(guarded_mismatch(t.r.data(), copy.data(), page, ec) == page);  // equal: n
+  REQUIRE_FALSE(ec);
+  copy[123] ^= 1;
+  CHECK(guarded_mismatch(t.r.data(), copy.data(), page, ec) == 123);
+  REQUIRE_FALSE(ec);
+  CHECK(guarded_mismatch(copy.data(), copy.data(), 0, ec) == 0);
+  // Either side may be the one that is gone.
+  const std::string other = t.contents.substr(2 * page, page);
+  (void)guarded_mismatch(t.r.data() + 2 * page, other.data(), page, ec);
+  CHECK(ec == std::errc::bad_address);
+  (void)guarded_mismatch(other.data(), t.r.data() + 2 * page, page, ec);
+  CHECK(ec == std::errc::bad_address);
+  try {
+    (void)guarded_mismatch(t.r.data() + 3 * page, other.data(), 10);
+    FAIL("no exception");
+  } catch (const std::system_error& e) {
+    CHECK(e.code() == std::errc::bad_address);
+    CHECK(std::string(e.what()).find("guarded compare") != std::string::npos);
+  }
+}
+
 TEST_CASE("bad ranges are errors before anything is copied", "[reliability][sigbus]") {
   temp_dir dir;
   write_file(dir / "f", "0123456789");
