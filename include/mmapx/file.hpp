@@ -59,6 +59,10 @@ region<A> map_open_file(unique_fd fd, const file_options& o, failure& f) noexcep
 
   // Growing the file to the requested size (writable mappings only).
   if constexpr (A == access::read_write) {
+    if (o.size > largest_file_end) {
+      f.at(o.size).fail(errc::size_overflow, "resize file");
+      return {};
+    }
     if (o.size > file_size) {
       if (o.reserve == reserve_space::none) {
         if (::ftruncate(fd.get(), static_cast<off_t>(o.size)) != 0) {
@@ -85,7 +89,7 @@ region<A> map_open_file(unique_fd fd, const file_options& o, failure& f) noexcep
     return {};
   }
   const auto end = checked_add<std::uint64_t>(o.offset, length);
-  if (!end || *end > static_cast<std::uint64_t>(INT64_MAX)) {
+  if (!end || *end > largest_file_end) {
     f.at(o.offset).fail(errc::size_overflow, "map file");
     return {};
   }

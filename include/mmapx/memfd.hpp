@@ -50,6 +50,10 @@ inline bool add_seals(int fd, seal seals, failure& f) noexcept {
 template <access A>
 region<A> map_memfd_impl(const char* name, std::size_t size, const memfd_options& o, failure& f) noexcept {
   f.subject = name;
+  if (size > largest_file_end) {
+    f.at(size).fail(errc::size_overflow, "size memfd");
+    return {};
+  }
   unsigned flags = MFD_CLOEXEC;
   if (o.allow_sealing || o.seals != seal::none) flags |= MFD_ALLOW_SEALING;
   if (const auto huge = huge_page_bytes(o.map.huge); huge != 0) {

@@ -40,6 +40,10 @@ constexpr std::optional<std::uint64_t> align_up(std::uint64_t value, std::uint64
   return align_down(*bumped, alignment);
 }
 
+/// The largest end a file can have (the largest off_t). Every backend reports
+/// an end past it as errc::size_overflow, whatever the kernel would say.
+inline constexpr std::uint64_t largest_file_end = static_cast<std::uint64_t>(INT64_MAX);
+
 /// True when [offset, offset + length) lies within [0, size), computed without overflow.
 constexpr bool range_within(std::uint64_t offset, std::uint64_t length, std::uint64_t size) noexcept {
   return offset <= size && length <= size - offset;

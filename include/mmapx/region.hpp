@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <type_traits>
 #include <utility>
@@ -173,7 +174,9 @@ public:
 
   // --- resize -------------------------------------------------------------
 
-  /// Grows or shrinks the region to `new_size` bytes (mremap). A writable
+  /// Grows or shrinks the region to `new_size` bytes (mremap; a region split by
+  /// advice, protection or locking on part of it is mapped anew instead, see
+  /// remap_fresh). A writable
   /// file mapping first reserves the file space it grows into; a read-only or
   /// copy-on-write one cannot grow past the end of its file. Returns true when
   /// the mapping moved: every pointer into it is then stale.
@@ -308,6 +311,28 @@ private:
   }
 
   bool resize_impl(std::size_t new_size, resize_options opts, detail::failure& f) noexcept;
+
+  /// Resize by mapping anew (same backing, offset and options) and dropping
+  /// the old mapping: file pages come back from the file, private memory is
+  /// copied. Advice and protection set on parts of the old mapping are not
+  /// carried over. The region keeps its descriptor (native_handle() stays).
+  bool remap_fresh(std::size_t new_size, detail::failure& f) noexcept {
+    unique_fd fd;
+    if (fd_ && !(fd = detail::dup_fd(fd_.get(), f))) return false;
+    auto fresh = detail::map_range<A>(std::move(fd), kind_, offset_, new_size, opts_, f);
+    if (f) return false;
+    const bool private_memory = kind_ != detail::backing::fd || A == access::copy_on_write;
+    if (private_memory && size_ != 0) {
+      // Parts may have been protected against reading; the old mapping is
+      // going away, so make all of it readable for the copy.
+      if (::mprotect(map_base_, map_length_, PROT_READ) != 0) return f.fail_errno("resize (protect for copy)");
+      std::memcpy(const_cast<std::byte*>(static_cast<const std::byte*>(fresh.data_)), data_,
+                  size_ < new_size ? size_ : new_size);
+    }
+    std::swap(fresh.fd_, fd_);  // keep the original descriptor; the duplicate goes with the old mapping
+    *this = std::move(fresh);
+    return true;
+  }
 
   bool unmap_impl(detail::failure& f) noexcept {
     if (map_base_ != nullptr && ::munmap(map_base_, map_length_) != 0) return f.fail_errno("munmap");
@@ -478,7 +503,9 @@ bool region<A>::resize_impl(std::size_t new_size, resize_options opts, detail::f
   if (kind_ == detail::backing::none) return f.fail(errc::not_mapped, "resize");
   if (fd_) f.fd = fd_.get();
   auto end = checked_add<std::uint64_t>(offset_, new_size);
-  if (!end) return f.at(offset_).fail(errc::size_overflow, "resize");
+  if (!end || (kind_ == detail::backing::fd && *end > largest_file_end)) {
+    return f.at(offset_).fail(errc::size_overflow, "resize");
+  }
   if (kind_ == detail::backing::anonymous_shared && map_base_ != nullptr && new_size > size_) {
     // Its shmem object was sized at mmap time: pages past it would SIGBUS.
     return f.fail(std::make_error_code(std::errc::operation_not_supported),
@@ -494,15 +521,7 @@ bool region<A>::resize_impl(std::size_t new_size, resize_options opts, detail::f
       if (!detail::reserve_range(fd_.get(), from, *end - from, f)) return false;
     }
   }
-  if (map_base_ == nullptr) {
-    // Nothing mapped yet (an empty file grown for the first time).
-    unique_fd fd;
-    if (fd_ && !(fd = detail::dup_fd(fd_.get(), f))) return false;
-    auto fresh = detail::map_range<A>(std::move(fd), kind_, offset_, new_size, opts_, f);
-    if (f) return false;
-    *this = std::move(fresh);
-    return true;
-  }
+  if (map_base_ == nullptr) return remap_fresh(new_size, f);  // an empty file grown for the first time
   if (new_size == 0) {
     unmap_impl(f);
     return true;
@@ -513,6 +532,11 @@ bool region<A>::resize_impl(std::size_t new_size, resize_options opts, detail::f
   if (!span || *span > SIZE_MAX) return f.at(offset_).fail(errc::size_overflow, "resize");
   void* moved_to = ::mremap(map_base_, map_length_, static_cast<std::size_t>(*span),
                             opts.may_move ? MREMAP_MAYMOVE : 0);
+  if (moved_to == MAP_FAILED && errno == EFAULT && opts.may_move && new_size > size_) {
+    // Advice, protection or locking on part of the region split it into
+    // several kernel mappings (VMAs), and mremap grows only one.
+    return remap_fresh(new_size, f);
+  }
   if (moved_to == MAP_FAILED) return f.at(offset_).fail_errno("resize (mremap)");
   const bool moved = moved_to != map_base_;
   map_base_ = moved_to;

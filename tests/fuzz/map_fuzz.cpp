@@ -114,13 +114,10 @@ struct prediction {
   std::uint64_t file_size = 0;  // after any growth
 };
 
-/// The error of growing a file from `from` to `to` bytes: with ftruncate
-/// (reserve_space::none) or posix_fallocate. Ends past the largest off_t are
-/// EINVAL when the call's length is negative as an off_t, else the kernel's
-/// EFBIG; ends past RLIMIT_FSIZE are EFBIG.
-std::error_code growth_error(std::uint64_t from, std::uint64_t to, bool by_ftruncate) {
-  constexpr auto off_max = static_cast<std::uint64_t>(INT64_MAX);
-  if (to > off_max) return sys(by_ftruncate || to - from > off_max ? EINVAL : EFBIG);
+/// The error of growing a file to `to` bytes: an end past the largest off_t
+/// is errc::size_overflow (for every backend), one past RLIMIT_FSIZE EFBIG.
+std::error_code growth_error(std::uint64_t to) {
+  if (to > largest_file_end) return errc::size_overflow;
   if (to > file_limit) return sys(EFBIG);
   return {};
 }
@@ -129,7 +126,7 @@ prediction predict(access a, const file_options& o, std::uint64_t file_size) {
   prediction p;
   const bool rw = a == access::read_write;
   if (rw && o.size > file_size) {
-    if (auto e = growth_error(file_size, o.size, o.reserve == reserve_space::none)) return p.error = e, p;
+    if (auto e = growth_error(o.size)) return p.error = e, p;
     file_size = o.size;
   }
   std::uint64_t length = o.length;
@@ -184,10 +181,9 @@ void exercise(FuzzedDataProvider& in, region<A>& r, int fd, std::uint64_t offset
       copy_from(r, static_cast<std::size_t>(off), std::as_writable_bytes(std::span(out)), ec);
       if (!ec && out != std::string_view(m.bytes).substr(offset + off, len)) finding("copy_from bytes differ from the file");
     } else {
-      // Advice that changes no VMA flags: advice::random on part of a region
-      // splits its VMA, after which growing it fails with EFAULT (mremap
-      // needs one VMA), a limit of region::resize reported separately.
-      r.advise(op == 0 ? advice::will_need : advice::normal, static_cast<std::size_t>(off),
+      // advice::random on part of a region splits its VMA: a later resize
+      // must still work (it maps anew when mremap cannot).
+      r.advise(op == 0 ? advice::will_need : advice::random, static_cast<std::size_t>(off),
                static_cast<std::size_t>(len), ec);
     }
     if (ec != want) finding("sub-range operation", ec, want);
@@ -218,16 +214,10 @@ void exercise(FuzzedDataProvider& in, region<A>& r, int fd, std::uint64_t offset
     const std::uint64_t file_size = m.bytes.size();
     std::error_code want;
     const auto end = checked_add<std::uint64_t>(offset, new_size);
-    if (!end) {
+    if (!end || *end > largest_file_end) {
       want = errc::size_overflow;
     } else if (new_size > r.size() && *end > file_size) {
-      if (A != access::read_write) {
-        want = errc::length_beyond_end;
-      } else {
-        // Unlike map_file (size_overflow), resize hands an end past the
-        // largest off_t to posix_fallocate.
-        want = growth_error(offset > file_size ? offset : file_size, *end, false);
-      }
+      want = A != access::read_write ? std::error_code(errc::length_beyond_end) : growth_error(*end);
     }
     std::error_code ec;
     r.resize(static_cast<std::size_t>(new_size), {}, ec);
@@ -310,7 +300,7 @@ void run_memfd(FuzzedDataProvider& in) {
   std::error_code ec;
   auto r = map_memfd("map_fuzz", static_cast<std::size_t>(size), {}, ec);
   std::error_code want;
-  if (size > static_cast<std::uint64_t>(INT64_MAX)) want = sys(EINVAL);
+  if (size > largest_file_end) want = errc::size_overflow;
   else if (size > file_limit) want = sys(EFBIG);
   expect("map_memfd", ec, want);
   if (ec) return;

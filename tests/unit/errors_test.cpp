@@ -7,6 +7,7 @@
 
 #include <mmapx/anonymous.hpp>
 #include <mmapx/file.hpp>
+#include <mmapx/memfd.hpp>
 #include <mmapx/typed.hpp>
 
 #include "catch.hpp"
@@ -121,6 +122,25 @@ TEST_CASE("offset + length overflowing 64 bits", "[errors]") {
   (void)map_file<access::read_write>(p, {.offset = UINT64_MAX - 10, .length = 100}, ec);
   CHECK(ec == errc::size_overflow);
   (void)map_file<access::read_write>(p, {.offset = 1ULL << 63, .length = 1}, ec);
+  CHECK(ec == errc::size_overflow);
+  CHECK(std::filesystem::file_size(p) == 3);
+}
+
+TEST_CASE("file ends past the largest off_t are size_overflow everywhere", "[errors]") {
+  temp_dir dir;
+  const auto p = dir / "f";
+  write_file(p, "abc");
+  const std::uint64_t past = largest_file_end + 1;
+  std::error_code ec;
+  (void)map_file<access::read_write>(p, {.size = past}, ec);
+  CHECK(ec == errc::size_overflow);
+  (void)map_file<access::read_write>(p, {.offset = largest_file_end, .length = 1}, ec);
+  CHECK(ec == errc::size_overflow);
+  auto w = map_file<access::read_write>(p, {.offset = 1});
+  w.resize(static_cast<std::size_t>(largest_file_end), {}, ec);
+  CHECK(ec == errc::size_overflow);
+  CHECK(w.size() == 2);
+  (void)map_memfd("too-big", static_cast<std::size_t>(past), {}, ec);
   CHECK(ec == errc::size_overflow);
   CHECK(std::filesystem::file_size(p) == 3);
 }

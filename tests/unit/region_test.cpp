@@ -207,3 +207,45 @@ TEST_CASE("exec on request", "[region]") {
   auto r = map_anonymous<access::read_write>(page_size(), {.map = {.exec = true}});
   CHECK(r.size() == page_size());
 }
+
+TEST_CASE("resize after advice on part of a file region (split mapping) still grows", "[region]") {
+  temp_dir dir;
+  auto p = dir / "f";
+  write_file(p, pattern(3 * 4096));
+  auto w = map_file<access::read_write>(p);
+  w.advise(advice::random, 4096, 4096);  // the kernel now holds three mappings
+  w.protect(protection::read, 8192, 10);
+  const int fd = w.native_handle();
+  CHECK(w.resize(64 * 4096));
+  CHECK(w.size() == 64 * 4096);
+  CHECK(w.native_handle() == fd);
+  CHECK(std::string_view(reinterpret_cast<const char*>(w.data()), 3 * 4096) == pattern(3 * 4096));
+  w.data()[64 * 4096 - 1] = std::byte{'z'};  // the grown part is writable
+  w.flush();
+  CHECK(read_file(p).size() == 64 * 4096);
+  CHECK(read_file(p).back() == 'z');
+}
+
+TEST_CASE("resize of split private memory keeps its contents, even unreadable parts", "[region]") {
+  auto r = map_anonymous(4 * page_size());
+  for (std::size_t i = 0; i < r.size(); ++i) r.data()[i] = static_cast<std::byte>(i % 251);
+  r.protect(protection::none, page_size(), page_size());
+  r.advise(advice::sequential, 2 * page_size(), page_size());
+  CHECK(r.resize(16 * page_size()));
+  for (std::size_t i = 0; i < 4 * page_size(); ++i) {
+    if (r.data()[i] != static_cast<std::byte>(i % 251)) {
+      FAIL("byte " << i << " changed");
+    }
+  }
+  CHECK(r.data()[16 * page_size() - 1] == std::byte{0});
+}
+
+TEST_CASE("growing an empty file region keeps its descriptor", "[region]") {
+  temp_dir dir;
+  write_file(dir / "empty", "");
+  auto w = map_file<access::read_write>(dir / "empty");
+  const int fd = w.native_handle();
+  REQUIRE(fd >= 0);
+  w.resize(4096);
+  CHECK(w.native_handle() == fd);
+}
