@@ -45,17 +45,19 @@ struct strategy {
 /// The file every file benchmark maps: 256 MiB of non-zero data, written and
 /// synced once per process (so it sits clean in the page cache), removed at exit.
 const std::filesystem::path& touch_file() {
-  static const std::filesystem::path path = [] {
-    const char* dir = std::getenv("MMAPX_BENCH_DIR");
-    std::filesystem::path p = std::filesystem::path(dir != nullptr ? dir : "/var/tmp") /
-                              ("mmapx-populate-" + std::to_string(::getpid()));
+  const char* dir = std::getenv("MMAPX_BENCH_DIR");
+  static const std::filesystem::path path = std::filesystem::path(dir != nullptr ? dir : "/var/tmp") /
+                                            ("mmapx-populate-" + std::to_string(::getpid()));
+  // Registered after `path` exists, so the removal runs before its destructor.
+  static const bool written = [] {
     auto r = mmapx::map_file<mmapx::access::read_write>(
-        p, {.open = mmapx::open_mode::truncate, .size = touch_bytes});
+        path, {.open = mmapx::open_mode::truncate, .size = touch_bytes});
+    std::atexit([] { std::filesystem::remove(path); });
     std::memset(r.data(), 0x5a, r.size());
     r.flush(mmapx::flush_level::sync);
-    std::atexit([] { std::filesystem::remove(touch_file()); });
-    return p;
+    return true;
   }();
+  static_cast<void>(written);
   return path;
 }
 
