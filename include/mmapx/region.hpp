@@ -36,6 +36,10 @@
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
+#ifndef MADV_POPULATE_READ  // Linux 5.14; older C libraries lack the names
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
 
 namespace mmapx {
 
@@ -267,9 +271,9 @@ private:
       case advice::do_fork: return MADV_DOFORK;
       case advice::dont_dump: return MADV_DONTDUMP;
       case advice::do_dump: return MADV_DODUMP;
-      case advice::free: return 8;             // MADV_FREE
-      case advice::populate_read: return 22;   // MADV_POPULATE_READ
-      case advice::populate_write: return 23;  // MADV_POPULATE_WRITE
+      case advice::free: return MADV_FREE;
+      case advice::populate_read: return MADV_POPULATE_READ;
+      case advice::populate_write: return MADV_POPULATE_WRITE;
     }
     return MADV_NORMAL;
   }
@@ -409,7 +413,10 @@ region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_
                       (kind == backing::fd && A != access::copy_on_write);
   flags |= shared ? MAP_SHARED : MAP_PRIVATE;
   if (!fd) flags |= MAP_ANONYMOUS;
-  if (opts.populate) flags |= MAP_POPULATE;
+  // Transparent huge pages must be advised before the pages are faulted in,
+  // so populating waits until after the advice (below) in that case.
+  const bool populate_after_advice = opts.populate && opts.huge == huge_pages::transparent;
+  if (opts.populate && !populate_after_advice) flags |= MAP_POPULATE;
   if (opts.no_reserve) flags |= MAP_NORESERVE;
   if (opts.place == placement::fixed_noreplace) flags |= MAP_FIXED_NOREPLACE;
   const int huge_flags = (huge != 0 && !fd)
@@ -463,6 +470,13 @@ region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_
     f.at(offset).fail_errno("advise (transparent huge pages)");
     ::munmap(base, static_cast<std::size_t>(map_length));
     return r;
+  }
+  if (populate_after_advice) {
+    // As MAP_POPULATE would: write faults for private writable memory, read
+    // faults otherwise; and, like it, best effort (a kernel before 5.14
+    // lacks MADV_POPULATE_*, and the pages then come on first touch).
+    const bool write_faults = (flags & MAP_PRIVATE) != 0 && (prot & PROT_WRITE) != 0;
+    ::madvise(base, static_cast<std::size_t>(map_length), write_faults ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
   }
   if (opts.lock && ::mlock(base, static_cast<std::size_t>(map_length)) != 0) {
     f.at(offset).fail_errno("lock");

@@ -4,7 +4,10 @@
 
 #include <csetjmp>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include <mmapx/anonymous.hpp>
 #include <mmapx/file.hpp>
@@ -46,6 +49,23 @@ bool resident(const void* p, std::size_t len) {
   for (auto v : vec)
     if ((v & 1) == 0) return false;
   return true;
+}
+
+/// AnonHugePages (KiB) of the mapping that contains `p`, from /proc/self/smaps.
+std::size_t anon_huge_kib(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    unsigned long long lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%llx-%llx ", &lo, &hi) == 2 && line.find(':') > line.find(' ')) {
+      inside = at >= lo && at < hi;
+    } else if (inside && line.rfind("AnonHugePages:", 0) == 0) {
+      return std::stoul(line.substr(14));
+    }
+  }
+  return 0;
 }
 
 /// Whether mlock(2), called directly, makes pages resident in this process.
@@ -248,4 +268,27 @@ TEST_CASE("growing an empty file region keeps its descriptor", "[region]") {
   REQUIRE(fd >= 0);
   w.resize(4096);
   CHECK(w.native_handle() == fd);
+}
+
+TEST_CASE("populate with transparent huge pages still populates", "[region]") {
+  std::error_code ec;
+  auto r = map_anonymous(8 << 20, {.map = {.populate = true, .huge = huge_pages::transparent}}, ec);
+  if (ec) {
+    CHECK(ec == std::errc::invalid_argument);  // a kernel without THP
+    return;
+  }
+  CHECK(resident(r.data(), r.size()));  // faulted in after the advice, not before
+  // Measured now: a later mapping next to r may merge with it in smaps.
+  const std::size_t populated_huge = anon_huge_kib(r.data());
+  r.unmap();
+  // Control: where touching a THP-advised mapping by hand gets huge pages,
+  // populating one must get them too (MAP_POPULATE would fault everything in
+  // with base pages before the advice could be given).
+  auto control = map_anonymous(8 << 20, {.map = {.huge = huge_pages::transparent}});
+  for (std::size_t i = 0; i < control.size(); i += page_size()) control.data()[i] = std::byte{1};
+  if (anon_huge_kib(control.data()) > 0) CHECK(populated_huge > 0);
+  temp_dir dir;
+  write_file(dir / "f", pattern(1 << 20));
+  auto f = map_file(dir / "f", {.map = {.populate = true, .huge = huge_pages::transparent}}, ec);
+  if (!ec) CHECK(resident(f.data(), f.size()));
 }
