@@ -38,18 +38,23 @@ namespace mmapx::reg {
 template <register_type R>
 class snapshot {
  public:
+  /// The register's unsigned integer type.
   using value_type = typename R::value_type;
 
+  /// Wraps bits already read (block::snapshot<R>() does the read).
   constexpr explicit snapshot(value_type raw) noexcept : raw_(raw) {}
 
+  /// The bits as they were read.
   constexpr value_type raw() const noexcept { return raw_; }
 
+  /// Field F decoded, as block::read would decode it; no access.
   template <field_type F>
   constexpr typename F::read_type get() const noexcept {
     static_assert(layout<R>::template has<F>, "mmapx::reg: the field is not in this register");
     static_assert(layout<R>::template can_read<F>, "mmapx::reg: the field is write-only: it cannot be read");
     return F::decode(raw_);
   }
+  /// Whether field F held `v`; no access.
   template <field_type F>
   constexpr bool is(field_value<F> v) const noexcept {
     static_assert(layout<R>::template has<F>, "mmapx::reg: the field is not in this register");
@@ -76,17 +81,24 @@ inline constexpr auto qualified_name = [] {
 }();
 }  // namespace detail
 
+/// A register map bound to a bus (direct_bus at a mapped base, unless a test says otherwise);
+/// made by bind(). Every call is checked against Map at compile time.
 template <map_type Map, bus_type Bus = direct_bus<std::byte>>
 class block {
  public:
+  /// The register map this block accesses.
   using map_type = Map;
+  /// How accesses reach the device: direct_bus, recording_bus, or a user's bus.
   using bus_type = Bus;
 
+  /// An unbound block (null base with direct_bus): only to be assigned a bound one.
   constexpr block() noexcept
     requires std::is_default_constructible_v<Bus>
   = default;
+  /// Accesses go through `bus`, unchecked: bind() is the checked way to make a block.
   constexpr explicit block(Bus bus) noexcept : bus_(bus) {}
 
+  /// The bus, e.g. for direct_bus::base().
   const Bus& bus() const noexcept { return bus_; }
 
   // --- reads -------------------------------------------------------------
@@ -106,10 +118,12 @@ class block {
     static_assert(layout<R>::template can_read<F>, "mmapx::reg: the field is write-only: it cannot be read");
     return F::decode(load<R>());
   }
+  /// One field, its register found from the map (a compile error unless exactly one holds it).
   template <field_type F>
   typename F::read_type read() const {
     return read<register_of_t<Map, F>, F>();
   }
+  /// The whole register in one load, to decode several fields of the same value.
   template <register_type R>
   mmapx::reg::snapshot<R> snapshot() const {
     return mmapx::reg::snapshot<R>(read<R>());
@@ -147,6 +161,7 @@ class block {
     constexpr auto base = static_cast<V>(layout<R>::write_base & ~named);
     store<R>(static_cast<V>(base | (V{0} | ... | static_cast<V>(values.bits))));
   }
+  /// The same, the register found from the first field.
   template <field_type F, field_type... Fs>
   void write(field_value<F> value, field_value<Fs>... values) const {
     write<register_of_t<Map, F>>(value, values...);
@@ -176,6 +191,7 @@ class block {
       store<R>(static_cast<V>((old & kept) | fixed | (V{0} | ... | static_cast<V>(values.bits))));
     }
   }
+  /// The same, the register found from the first field.
   template <field_type F, field_type... Fs>
   void modify(field_value<F> value, field_value<Fs>... values) const {
     modify<register_of_t<Map, F>>(value, values...);
@@ -184,6 +200,7 @@ class block {
   // --- waiting -----------------------------------------------------------
 
   /// Polls field F until it holds `v`; errc::timed_out after `timeout`.
+  /// Busy-polls without sleeping (deadline on steady_clock); the exception names the field.
   template <field_type F>
   void wait_until(field_value<F> v, std::chrono::nanoseconds timeout) const {
     std::error_code ec;
@@ -195,6 +212,7 @@ class block {
       f.throw_if_failed();
     }
   }
+  /// The noexcept form: errc::timed_out in `ec`.
   /// The loop is written out here, not through detail::reporting, and always
   /// inlined, so that it compiles to the instructions of a hand-written loop.
   template <field_type F>
@@ -223,6 +241,8 @@ class block {
   void apply(const assignment& a) const {
     mmapx::detail::throwing([&](mmapx::detail::failure& f) { apply(a, f); });
   }
+  /// The noexcept form. Errors (both forms): unknown_name (an assignment parsed against
+  /// another map), access_denied_by_map, value_out_of_range.
   void apply(const assignment& a, std::error_code& ec) const noexcept {
     mmapx::detail::reporting(ec, [&](mmapx::detail::failure& f) { apply(a, f); });
   }
@@ -457,12 +477,16 @@ auto bind(Bytes&& bytes) {
     return detail::bind<Map>(detail::byte_pointer(bytes), detail::byte_size(bytes), f);
   });
 }
+/// The noexcept form. Errors (both forms): errc::not_mapped (null data), view_too_large
+/// (fewer than Map::extent bytes), view_misaligned; the ec form then returns an unbound block.
 template <map_type Map, byte_source Bytes>
 auto bind(Bytes&& bytes, std::error_code& ec) noexcept {
   return mmapx::detail::reporting(ec, [&](mmapx::detail::failure& f) {
     return detail::bind<Map>(detail::byte_pointer(bytes), detail::byte_size(bytes), f);
   });
 }
+/// Binds Map at a raw address of `size` bytes (from devmem or uio, say), writable,
+/// with the same checks and errors.
 template <map_type Map>
 block<Map> bind(void* base, std::size_t size) {
   return mmapx::detail::throwing(

@@ -16,6 +16,8 @@
 
 namespace mmapx::reg {
 
+/// What a block needs of a bus: load<T>(byte offset) and a constant `writable`;
+/// store<T>(offset, value) is needed only when writable is true.
 template <class B>
 concept bus_type = requires(const B& b, std::size_t offset) {
   { b.template load<std::uint32_t>(offset) } -> std::same_as<std::uint32_t>;
@@ -29,17 +31,23 @@ class direct_bus {
   static_assert(std::is_same_v<std::remove_const_t<Byte>, std::byte>);
 
  public:
+  /// False over const std::byte: a block on it refuses writes at compile time.
   static constexpr bool writable = !std::is_const_v<Byte>;
 
+  /// A null base, for an unbound block; accessing through it is undefined behaviour.
   constexpr direct_bus() noexcept = default;
+  /// Accesses go to `base` + offset; the memory must outlive every copy of the bus.
   constexpr explicit direct_bus(Byte* base) noexcept : base_(base) {}
 
+  /// The address every offset is added to.
   Byte* base() const noexcept { return base_; }
 
+  /// One volatile load of sizeof(T) bytes, `offset` bytes from the base (not bounds-checked).
   template <class T>
   T load(std::size_t offset) const noexcept {
     return *reinterpret_cast<const volatile T*>(base_ + offset);
   }
+  /// One volatile store of sizeof(T) bytes; only on a writable bus.
   template <class T>
     requires writable
   void store(std::size_t offset, T value) const noexcept {

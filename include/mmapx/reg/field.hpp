@@ -36,6 +36,7 @@ enum class field_access : std::uint8_t {
   rc,        ///< reading clears it (so reading the register has a side effect)
   reserved,  ///< must be written as a fixed value; never read by name
 };
+/// Shorter spellings for declarations (reserved fields are declared with reg::reserved).
 inline constexpr field_access rw = field_access::rw;
 inline constexpr field_access ro = field_access::ro;
 inline constexpr field_access wo = field_access::wo;
@@ -43,9 +44,12 @@ inline constexpr field_access w1c = field_access::w1c;
 inline constexpr field_access w1s = field_access::w1s;
 inline constexpr field_access rc = field_access::rc;
 
+/// Whether a read shows the field's state: not for wo and reserved (rc is readable,
+/// with a side effect).
 constexpr bool is_readable(field_access a) noexcept {
   return a != field_access::wo && a != field_access::reserved;
 }
+/// Whether software may store a value of its choosing: rw, wo, w1c and w1s.
 constexpr bool is_writable(field_access a) noexcept {
   return a == field_access::rw || a == field_access::wo || a == field_access::w1c ||
          a == field_access::w1s;
@@ -56,6 +60,7 @@ constexpr bool is_writable(field_access a) noexcept {
 constexpr bool is_kept_by_modify(field_access a) noexcept {
   return a == field_access::rw || a == field_access::ro || a == field_access::rc;
 }
+/// The short name used in declarations and dumps ("w1c"); "?" for an invalid value.
 constexpr std::string_view to_string(field_access a) noexcept {
   switch (a) {
     case field_access::rw: return "rw";
@@ -76,13 +81,16 @@ using uint_for = std::conditional_t<
     std::conditional_t<(Bits <= 16), std::uint16_t,
                        std::conditional_t<(Bits <= 32), std::uint32_t, std::uint64_t>>>;
 
+/// A mask of the low `width` bits; all 64 for a width of 64 or more (no overlong shift).
 constexpr std::uint64_t low_bits(unsigned width) noexcept {
   return width >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << width) - 1;
 }
 
 /// One named encoding of an enumerated field, for the run-time tables.
 struct choice_info {
+  /// The encoding as the field's bits hold it, not shifted.
   std::uint64_t value;
+  /// The enumerator's name, as dumps print it and parse_assignment accepts it.
   std::string_view name;
 };
 
@@ -90,7 +98,9 @@ struct choice_info {
 template <auto Value, fixed_name Name>
 struct choice {
   static_assert(std::is_enum_v<decltype(Value)>, "mmapx::reg: a choice names an enumerator");
+  /// The enumerator, of the field's enumeration type.
   static constexpr auto value = Value;
+  /// This choice's entry in the run-time tables (names.hpp).
   static constexpr choice_info info{
       static_cast<std::uint64_t>(static_cast<std::underlying_type_t<decltype(Value)>>(Value)),
       Name.view()};
@@ -98,6 +108,7 @@ struct choice {
 
 /// The encoding of a field that holds a plain number.
 struct plain {
+  /// No enumeration and no named values: reads give bool or an integer.
   using enum_type = void;
   static constexpr std::array<choice_info, 0> choices{};
 };
@@ -106,16 +117,20 @@ struct plain {
 /// bit pattern read from the device is reported as unknown, never invented.
 template <class First, class... Rest>
 struct enumerated {
+  /// The enumeration every choice belongs to: what reading the field yields.
   using enum_type = std::remove_cv_t<decltype(First::value)>;
   static_assert((std::is_same_v<enum_type, std::remove_cv_t<decltype(Rest::value)>> && ...),
                 "mmapx::reg: all choices of a field belong to one enumeration");
+  /// Value and name of each choice, in declaration order.
   static constexpr std::array<choice_info, 1 + sizeof...(Rest)> choices{First::info, Rest::info...};
 };
 
 /// A value destined for field F, already shifted into place.
 template <class F>
 struct field_value {
+  /// The field the value is for: block calls find its register from it.
   using field = F;
+  /// The value at the field's position in the register; no bits outside its mask.
   std::uint64_t bits;
 };
 
@@ -123,15 +138,24 @@ struct field_value {
 template <fixed_name Name, unsigned Pos, unsigned Width, field_access Access = field_access::rw,
           class Encoding = plain, std::uint64_t WriteAs = 0>
 struct field {
+  /// Marks the type as a field (see field_type).
   using field_tag = void;
+  /// plain or enumerated<...>: how the bits map to values.
   using encoding = Encoding;
+  /// The enumeration of an enumerated field; void for a plain one.
   using enum_type = typename Encoding::enum_type;
+  /// The declared name; c_name is the same text, NUL-terminated, with static storage.
   static constexpr std::string_view name = Name.view();
   static constexpr const char* c_name = Name.c_str();
+  /// Lowest bit of the field (bit 0 is the least significant).
   static constexpr unsigned pos = Pos;
+  /// Number of bits, 1 to 64.
   static constexpr unsigned width = Width;
+  /// What software may do with the field.
   static constexpr field_access access = Access;
+  /// The largest value the field holds, not shifted.
   static constexpr std::uint64_t max = low_bits(Width);
+  /// The field's bits, in place within its register.
   static constexpr std::uint64_t mask = max << Pos;
   static constexpr std::uint64_t write_as = WriteAs;  ///< reserved fields only
 
@@ -183,6 +207,7 @@ struct field {
       return {static_cast<std::uint64_t>(V) << Pos};
     }
   }
+  /// Shorthand for constant<V>(): `F::val<3>`, `F::val<true>`, `F::val<mode::fast>`.
   template <auto V>
   static constexpr field_value<field> val = constant<V>();
 
@@ -199,9 +224,12 @@ struct field {
   static field_value<field> checked(std::uint64_t v) {
     return mmapx::detail::throwing([&](mmapx::detail::failure& f) { return check(v, f); });
   }
+  /// The noexcept form. Errors (both forms): errc::value_out_of_range, errc::unknown_encoding
+  /// (no enumerator has the value); the ec form then returns zero bits.
   static field_value<field> checked(std::uint64_t v, std::error_code& ec) noexcept {
     return mmapx::detail::reporting(ec, [&](mmapx::detail::failure& f) { return check(v, f); });
   }
+  /// An enumerator, checked the same way; one of another enumeration does not compile.
   template <class E>
     requires std::is_enum_v<E>
   static field_value<field> checked(E e) {
@@ -241,6 +269,7 @@ struct field {
 template <unsigned Pos, unsigned Width, std::uint64_t WriteAs = 0>
 using reserved = field<"reserved", Pos, Width, field_access::reserved, plain, WriteAs>;
 
+/// Satisfied by reg::field types (reserved ones included).
 template <class F>
 concept field_type = requires { typename F::field_tag; };
 

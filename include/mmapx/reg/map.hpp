@@ -26,26 +26,39 @@ inline constexpr unsigned w64 = 8;
 
 /// Order of the two 32-bit halves of a split 64-bit access (Linux's
 /// lo_hi_writeq / hi_lo_writeq). The low half is at the lower address.
+/// lo_hi accesses the low half first, hi_lo the high half first.
 enum class split_order : std::uint8_t { lo_hi, hi_lo };
+/// Shorter spellings for contracts.
 inline constexpr split_order lo_hi = split_order::lo_hi;
 inline constexpr split_order hi_lo = split_order::hi_lo;
 
 /// What the device accepts on its bus.
 struct contract {
+  /// Accepted access widths (w8 | w16 | ...); without w64, a 64-bit register
+  /// takes two 32-bit accesses.
   unsigned widths = w8 | w16 | w32 | w64;
+  /// The order of those two accesses.
   split_order split = split_order::lo_hi;
 };
 
+/// A map's registers, in the order dumps and name tables list them.
 template <class... Rs>
 struct register_list {};
 
+/// A device's register map: `Size` bytes of address space (a BAR's size, say), the bus
+/// contract and the registers. Instantiating it runs every layout check.
 template <fixed_name Name, std::size_t Size, contract Bus, class... Regs>
 struct map {
+  /// Marks the type as a map (see map_type).
   using map_tag = void;
+  /// The registers, as listed.
   using registers = register_list<Regs...>;
+  /// The declared name; c_name is the same text, NUL-terminated, with static storage.
   static constexpr std::string_view name = Name.view();
   static constexpr const char* c_name = Name.c_str();
+  /// Bytes of address space the device decodes; bind() needs only `extent` of them.
   static constexpr std::size_t size = Size;
+  /// The contract every access of a block obeys.
   static constexpr contract bus = Bus;
   /// One past the last register: the bytes a binding must provide.
   static constexpr std::size_t extent = [] {
@@ -86,6 +99,7 @@ struct map {
   static_assert((register_type<Regs> && ...), "mmapx::reg: a map lists registers");
 };
 
+/// Satisfied by reg::map types.
 template <class M>
 concept map_type = requires { typename M::map_tag; };
 
@@ -107,11 +121,14 @@ struct owner_of<F, register_list<R, Rs...>> {
 /// The register of Map that holds field F (a compile error unless exactly one).
 template <class Map, class F>
 struct register_of {
+  /// The search through Map's registers (an implementation detail; use `type`).
   using found = detail::owner_of<F, typename Map::registers>;
   static_assert(found::count != 0, "mmapx::reg: the field is in no register of this map");
   static_assert(found::count < 2, "mmapx::reg: the field is in several registers; name the register");
+  /// The register holding F.
   using type = typename found::type;
 };
+/// Shorthand for register_of<Map, F>::type.
 template <class Map, class F>
 using register_of_t = typename register_of<Map, F>::type;
 

@@ -23,35 +23,56 @@
 
 namespace mmapx::reg {
 
+/// One field at run time (see reg::field for what each member means).
 struct field_info {
+  /// The declared name; c_name is the same text, NUL-terminated, with static storage.
   std::string_view name;
   const char* c_name;
+  /// Lowest bit of the field.
   unsigned pos;
+  /// Number of bits.
   unsigned width;
+  /// What software may do with the field.
   field_access access;
+  /// The value a reserved field must be written as, not shifted; 0 for the others.
   std::uint64_t write_as;
+  /// Named values of an enumerated field; empty for a plain one.
   std::span<const choice_info> choices;
 
+  /// The largest value the field holds, not shifted.
   constexpr std::uint64_t max() const noexcept { return low_bits(width); }
+  /// The field's bits, in place within its register.
   constexpr std::uint64_t mask() const noexcept { return max() << pos; }
 };
 
+/// One register at run time (see basic_register and layout for the members).
 struct register_info {
+  /// The declared name; c_name is the same text, NUL-terminated, with static storage.
   std::string_view name;
   const char* c_name;
+  /// Byte offset from the start of the map.
   std::size_t offset;
+  /// Width in bits: 8, 16, 32 or 64.
   unsigned bits;
+  /// ro, wo or rw for the register as a whole.
   field_access access;
+  /// Reading changes the device: dump() and apply() never read it.
   bool read_side_effects;
+  /// A split 64-bit read uses high-low-high.
   bool counter;
   bool whole;  ///< no named fields: only the implicit `value`
+  /// The value after reset.
   std::uint64_t reset;
   std::uint64_t keep;   ///< see layout<R>::keep
   std::uint64_t fixed;  ///< see layout<R>::fixed
+  /// Its fields in declaration order; only `value` when whole.
   std::span<const field_info> fields;
 
+  /// The register may be read (it is not wo).
   constexpr bool readable() const noexcept { return is_readable(access); }
+  /// The register may be written (it is not ro).
   constexpr bool writable() const noexcept { return is_writable(access); }
+  /// The field named `field_name`, or null; reserved fields are never found.
   constexpr const field_info* find(std::string_view field_name) const noexcept {
     for (const auto& f : fields)
       if (f.name == field_name && f.access != field_access::reserved) return &f;
@@ -59,11 +80,16 @@ struct register_info {
   }
 };
 
+/// A map's names at run time, as info_of<Map> makes them; parse_assignment resolves against it.
 struct map_info {
+  /// The map's declared name.
   std::string_view name;
+  /// Bytes of address space, as Map::size.
   std::size_t size;
+  /// The registers in declaration order.
   std::span<const register_info> registers;
 
+  /// The register named `register_name`, or null.
   constexpr const register_info* find(std::string_view register_name) const noexcept {
     for (const auto& r : registers)
       if (r.name == register_name) return &r;
@@ -135,8 +161,11 @@ inline std::string describe(const register_info& r, std::uint64_t value) {
 /// One parsed `register=value` (field is null: the whole register) or
 /// `register.field=value`; `value` is not shifted.
 struct assignment {
+  /// The register: an entry of the map_info that was parsed against (null only on failure).
   const register_info* target = nullptr;
+  /// The field, or null for the whole register.
   const field_info* field = nullptr;
+  /// The value to store, as written in the text (not shifted).
   std::uint64_t value = 0;
 };
 
@@ -278,6 +307,9 @@ inline assignment parse_assignment(const map_info& map, std::string_view text) {
   if (f) throw std::system_error(f.code, "mmapx: parse assignment '" + detail::quoted(text) + "'");
   return a;
 }
+/// The noexcept form. Errors (both forms): parse_error, unknown_name, access_denied_by_map
+/// (read-only target), value_out_of_range, unknown_encoding; the ec form then returns
+/// an empty assignment.
 inline assignment parse_assignment(const map_info& map, std::string_view text, std::error_code& ec) noexcept {
   return mmapx::detail::reporting(ec, [&](mmapx::detail::failure& f) { return detail::parse_assignment(map, text, f); });
 }

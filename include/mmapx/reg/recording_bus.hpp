@@ -18,19 +18,28 @@
 
 namespace mmapx::reg {
 
+/// One access as a recording bus saw it; tests compare logs of these.
 struct access_record {
+  /// Load (read) or store (write).
   enum class op : std::uint8_t { read, write };
+  /// Which of the two this access was.
   op kind;
+  /// Byte offset from the block's base.
   std::size_t offset;
+  /// Access width: 8, 16, 32 or 64 (a split 64-bit access logs two 32-bit ones).
   unsigned bits;
+  /// The value read or written, zero-extended.
   std::uint64_t value;
 
+  /// Member by member, so that whole logs compare with ==.
   friend bool operator==(const access_record&, const access_record&) = default;
 };
 
+/// An expected read, to compare with the log: read_of(0x20, 32, 0x80).
 inline access_record read_of(std::size_t offset, unsigned bits, std::uint64_t value) noexcept {
   return {access_record::op::read, offset, bits, value};
 }
+/// An expected write, to compare with the log: write_of(0x08, 32, 10).
 inline access_record write_of(std::size_t offset, unsigned bits, std::uint64_t value) noexcept {
   return {access_record::op::write, offset, bits, value};
 }
@@ -47,15 +56,23 @@ inline std::string to_string(const access_record& a) {
 /// The log and the answers of a recording bus.
 class recorder {
  public:
+  /// Every access, oldest first.
   std::vector<access_record> log;
+  /// Answers for reads when on_read is unset, used front first; reads give 0 once it is empty.
   std::deque<std::uint64_t> replies;
+  /// Optional fake device answering every read (replies are then not used).
   std::function<std::uint64_t(std::size_t offset, unsigned bits)> on_read;
+  /// Optional: called after each write is logged, e.g. to update a fake device.
   std::function<void(std::size_t offset, unsigned bits, std::uint64_t value)> on_write;
 
+  /// Number of reads in the log.
   std::size_t reads() const noexcept { return count(access_record::op::read); }
+  /// Number of writes in the log.
   std::size_t writes() const noexcept { return count(access_record::op::write); }
+  /// Empties the log; replies and callbacks stay.
   void clear() noexcept { log.clear(); }
 
+  /// The bus's read: answered by on_read, else the next reply, else 0; then logged.
   std::uint64_t read(std::size_t offset, unsigned bits) {
     std::uint64_t value = 0;
     if (on_read) {
@@ -67,6 +84,7 @@ class recorder {
     log.push_back(read_of(offset, bits, value));
     return value;
   }
+  /// The bus's write: logged, then passed to on_write.
   void write(std::size_t offset, unsigned bits, std::uint64_t value) {
     log.push_back(write_of(offset, bits, value));
     if (on_write) on_write(offset, bits, value);
@@ -83,14 +101,18 @@ class recorder {
 /// A bus handle on a recorder (the block copies its bus; the log stays put).
 class recording_bus {
  public:
+  /// A recording bus accepts writes.
   static constexpr bool writable = true;
 
+  /// `rec` must outlive the bus and every block bound to it.
   explicit recording_bus(recorder& rec) noexcept : rec_(&rec) {}
 
+  /// One read of sizeof(T) bytes, answered and logged by the recorder.
   template <class T>
   T load(std::size_t offset) const {
     return static_cast<T>(rec_->read(offset, sizeof(T) * 8));
   }
+  /// One write of sizeof(T) bytes, logged by the recorder.
   template <class T>
   void store(std::size_t offset, T value) const {
     rec_->write(offset, sizeof(T) * 8, value);

@@ -24,15 +24,19 @@
 
 namespace mmapx::reg {
 
+/// The list of a register's fields, in the order dumps and name tables show them.
 template <class... Fs>
 struct fields {
+  /// Number of fields listed.
   static constexpr std::size_t size = sizeof...(Fs);
 };
 
+/// Whether field F is in a fields<...> list.
 template <class F, class List>
 struct contains;
 template <class F, class... Fs>
 struct contains<F, fields<Fs...>> : std::bool_constant<(std::is_same_v<F, Fs> || ...)> {};
+/// Shorthand for contains<F, List>::value.
 template <class F, class List>
 inline constexpr bool contains_v = contains<F, List>::value;
 
@@ -54,22 +58,36 @@ struct only_fields<P, Rest...> {
 };
 }  // namespace detail
 
+/// A register `Bits` wide at byte `Offset` of its map. Parts are its fields and the options
+/// above; usually spelled reg8..reg64, or derived from to nest the fields.
 template <fixed_name Name, std::size_t Offset, unsigned Bits, field_access Access, std::uint64_t Reset,
           class... Parts>
 struct basic_register {
+  /// Marks the type as a register (see register_type).
   using register_tag = void;
+  /// The unsigned integer a whole-register read returns and a raw write takes.
   using value_type = uint_for<Bits>;
+  /// A field covering the whole register: the only one when none is listed.
   using value = field<"value", 0, Bits, Access>;
+  /// The listed fields, or fields<value>; a struct derived from the register declares its own.
   using fields = std::conditional_t<std::is_same_v<typename detail::only_fields<Parts...>::type, mmapx::reg::fields<>>,
                                     mmapx::reg::fields<value>, typename detail::only_fields<Parts...>::type>;
+  /// The declared name; c_name is the same text, NUL-terminated, with static storage.
   static constexpr std::string_view name = Name.view();
   static constexpr const char* c_name = Name.c_str();
+  /// Byte offset from the start of the map.
   static constexpr std::size_t offset = Offset;
+  /// Width in bits: 8, 16, 32 or 64.
   static constexpr unsigned bits = Bits;
+  /// Width in bytes: the size of every access to it.
   static constexpr std::size_t bytes = Bits / 8;
+  /// ro, wo or rw for the register as a whole; its fields may narrow it.
   static constexpr field_access access = Access;
+  /// The value after reset; a plain write() fills the fields it does not name from it.
   static constexpr std::uint64_t reset = Reset;
+  /// reads_have_side_effects was listed (layout<R>::read_side_effects also counts rc fields).
   static constexpr bool side_effects_declared = (std::is_same_v<Parts, reads_have_side_effects> || ...);
+  /// counter was listed: a split 64-bit read uses high-low-high.
   static constexpr bool is_counter = (std::is_same_v<Parts, counter> || ...);
 
   static_assert(Bits == 8 || Bits == 16 || Bits == 32 || Bits == 64,
@@ -82,6 +100,7 @@ struct basic_register {
                 "mmapx::reg: a register lists fields, reads_have_side_effects or counter");
 };
 
+/// Registers of 8, 16, 32 and 64 bits; Parts as for basic_register.
 template <fixed_name Name, std::size_t Offset, field_access Access, std::uint64_t Reset = 0, class... Parts>
 using reg8 = basic_register<Name, Offset, 8, Access, Reset, Parts...>;
 template <fixed_name Name, std::size_t Offset, field_access Access, std::uint64_t Reset = 0, class... Parts>
@@ -91,19 +110,25 @@ using reg32 = basic_register<Name, Offset, 32, Access, Reset, Parts...>;
 template <fixed_name Name, std::size_t Offset, field_access Access, std::uint64_t Reset = 0, class... Parts>
 using reg64 = basic_register<Name, Offset, 64, Access, Reset, Parts...>;
 
+/// Satisfied by registers: reg8..reg64 and structs derived from them.
 template <class R>
 concept register_type = requires { typename R::register_tag; };
 
+/// Masks and compile-time checks derived from register R and its fields (defined below).
 template <class R, class List = typename R::fields>
 struct layout;
 
 /// The masks that reads, writes and read-modify-writes of R are built from.
 template <class R, class... Fs>
 struct layout<R, fields<Fs...>> {
+  /// Every bit of the register.
   static constexpr std::uint64_t all = low_bits(R::bits);
+  /// The bits some field covers.
   static constexpr std::uint64_t declared = (std::uint64_t{0} | ... | Fs::mask);
 
+  /// Every field lies within the register (asserted below).
   static constexpr bool fields_inside = ((Fs::pos + Fs::width <= R::bits) && ...);
+  /// No two fields share a bit (asserted below).
   static constexpr bool fields_disjoint = [] {
     [[maybe_unused]] std::uint64_t seen = 0;
     bool disjoint = true;
@@ -120,8 +145,11 @@ struct layout<R, fields<Fs...>> {
     return true;
   }(), "mmapx::reg: two fields of a register share a name");
 
+  /// The register may be read (it is not wo).
   static constexpr bool readable = is_readable(R::access);
+  /// The register may be written (it is not ro).
   static constexpr bool writable = is_writable(R::access);
+  /// Reading changes the device (declared, or an rc field): never read behind the user's back.
   static constexpr bool read_side_effects =
       R::side_effects_declared || ((Fs::access == field_access::rc) || ...);
 
@@ -141,10 +169,13 @@ struct layout<R, fields<Fs...>> {
   /// What a plain write stores in the fields it does not name.
   static constexpr std::uint64_t write_base = (R::reset & keep) | fixed;
 
+  /// F is one of R's fields.
   template <class F>
   static constexpr bool has = (std::is_same_v<F, Fs> || ...);
+  /// F may be read: the register is readable and F is neither wo nor reserved.
   template <class F>
   static constexpr bool can_read = readable && is_readable(F::access);
+  /// F may be written: the register is writable and F is rw, wo, w1c or w1s.
   template <class F>
   static constexpr bool can_write = writable && is_writable(F::access);
 };
