@@ -12,6 +12,7 @@ namespace mmapx {
 /// Options of map_anonymous.
 struct anonymous_options {
   bool shared = false;  ///< MAP_SHARED: forked children see the same pages
+  /// Mapping options; explicit huge pages come from the hugetlb pool.
   map_options map{};
 };
 

@@ -21,9 +21,12 @@
 
 namespace mmapx {
 
+/// How map_device opens and maps the device file.
 struct device_options {
   /// O_SYNC on open: for /dev/mem it asks for an uncached mapping.
   bool sync = false;
+  /// Mapping options; explicit huge pages are unavailable for device files
+  /// (see map_options::on_no_huge_pages).
   map_options map{};
 };
 

@@ -14,13 +14,17 @@
 
 namespace mmapx {
 
+/// The caching map_physical asks for.
 enum class devmem_cache {
   uncached,  ///< O_SYNC: the right choice for device registers
   cached,    ///< write-back where the kernel allows it (RAM, ROM shadows)
 };
 
+/// Options of map_physical.
 struct devmem_options {
+  /// Uncached by default: right for device registers, slow for RAM.
   devmem_cache cache = devmem_cache::uncached;
+  /// Mapping options: population, locking, placement.
   map_options map{};
   const char* path = "/dev/mem";  ///< another memory device, e.g. in a container
 };

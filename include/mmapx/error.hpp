@@ -102,6 +102,8 @@ inline std::error_code make_error_code(errc e) noexcept {
 
 }  // namespace mmapx
 
+/// Lets an errc convert implicitly to std::error_code and compare with one,
+/// e.g. `ec == mmapx::errc::timed_out`.
 template <>
 struct std::is_error_code_enum<mmapx::errc> : std::true_type {};
 

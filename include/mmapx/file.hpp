@@ -38,10 +38,13 @@ enum class reserve_space {
 struct file_options {
   std::uint64_t offset = 0;   ///< byte offset in the file; any alignment
   std::size_t length = 0;     ///< bytes to map; 0 means to the end of the file
+  /// How map_file opens the path (map_fd ignores it); creating needs access::read_write.
   open_mode open = open_mode::existing;
   std::uint64_t size = 0;     ///< writable only: make the file at least this large first
+  /// Which bytes get disk space up front (read_write mappings only).
   reserve_space reserve = reserve_space::extension;
   mode_t permissions = 0644;  ///< for files the call creates
+  /// Mapping options: population, locking, huge pages (hugetlbfs files only), placement.
   map_options map{};
 };
 

@@ -43,12 +43,17 @@ enum class map_method : std::uint32_t {
   lazy = MMAPX_KMOD_LAZY,
 };
 
+/// What a minor reports at open: ABI version, minor, page size, buffer count
+/// and size, supported cache modes and methods (see the UAPI header).
 using geometry = ::mmapx_kmod_geometry;
+/// Counters of one minor since the module was loaded (see the UAPI header).
 using statistics = ::mmapx_kmod_stats;
 
 /// A buffer the producer filled: its frame's sequence number and its index.
 struct ready_buffer {
+  /// Frame number; a gap from the previous one counts frames lost to overruns.
   std::uint64_t sequence = 0;
+  /// The buffer holding the frame; give it back with device::hand_back(index).
   std::uint32_t index = 0;
 };
 
@@ -59,6 +64,7 @@ enum class memory_type : std::uint32_t {
   write_through = MMAPX_KMOD_PAT_WT,
   write_protected = MMAPX_KMOD_PAT_WP,
   write_back = MMAPX_KMOD_PAT_WB,
+  /// UC-: uncached, unless an MTRR makes the range write-combining.
   uncached_minus = MMAPX_KMOD_PAT_UC_MINUS,
 };
 
@@ -66,16 +72,21 @@ enum class memory_type : std::uint32_t {
 struct page_memory_type {
   memory_type user;    ///< in the calling process's mapping
   memory_type kernel;  ///< in the kernel's own mapping of the same page
+  /// Physical address of the page.
   std::uint64_t physical = 0;
 };
 
 /// Which part of which buffer to map.
 struct buffer_spec {
+  /// Which buffer: below info().buffer_count.
   std::uint32_t index = 0;
+  /// Which buffer set: each cache mode has buffers of its own.
   cache_mode cache = cache_mode::cached;
+  /// Pages mapped all at mmap time, or each on first touch.
   map_method method = map_method::eager;
   std::uint64_t offset = 0;  ///< into the buffer; any alignment
   std::size_t length = 0;    ///< 0: from offset to the end of the buffer
+  /// Mapping options; exec is refused by the module (EPERM).
   map_options map = {};
 };
 
@@ -94,8 +105,11 @@ inline std::string device_path(unsigned minor) {
 /// One open minor of the module.
 class device {
 public:
+  /// Nothing open: native_handle() is -1.
   device() = default;
 
+  /// Opens a minor (see device_path) and reads its geometry;
+  /// std::errc::protocol_not_supported if the module's ABI version differs.
   static device open(const std::string& path) {
     return detail::throwing([&](detail::failure& f) { return open_impl(path, f); });
   }
@@ -105,7 +119,9 @@ public:
 
   /// Buffer count and size, page size, supported modes: read once at open.
   [[nodiscard]] const geometry& info() const noexcept { return geometry_; }
+  /// The descriptor (still owned by this object), or -1.
   [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
+  /// The path open() was given.
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
   /// Maps (part of) a buffer. A range outside the buffer is
@@ -127,6 +143,7 @@ public:
     return detail::reporting(ec, [&](detail::failure& f) { return map_status_impl(f); });
   }
 
+  /// The minor's counters now.
   statistics stats() const {
     return detail::throwing([&](detail::failure& f) { return stats_impl(f); });
   }
@@ -152,6 +169,8 @@ public:
     detail::reporting(ec, [&](detail::failure& f) { stop_impl(f); });
   }
 
+  /// Changes the period of a running producer from its next buffer on, without
+  /// restarting it; same range and error as start().
   void set_period(std::chrono::nanoseconds period) const {
     detail::throwing([&](detail::failure& f) { set_period_impl(period, f); });
   }

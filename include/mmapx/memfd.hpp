@@ -35,6 +35,8 @@ constexpr seal operator|(seal a, seal b) noexcept {
 /// Options of map_memfd.
 struct memfd_options {
   seal seals = seal::none;  ///< applied once the memory is sized and mapped
+  /// MFD_ALLOW_SEALING, so add_seals() works later; false with no `seals` makes
+  /// a memfd that can never be sealed.
   bool allow_sealing = true;
   map_options map{};        ///< map.huge = explicit_2m/1g creates a hugetlb memfd
 };

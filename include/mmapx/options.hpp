@@ -61,10 +61,17 @@ enum class flush_level {
 
 /// Portable names for madvise(2) advice.
 enum class advice {
+  /// MADV_NORMAL: the kernel's default read-ahead.
   normal,
+  /// MADV_SEQUENTIAL: read ahead aggressively; pages behind may be dropped early.
   sequential,
+  /// MADV_RANDOM: no read-ahead (scattered access to a large file).
   random,
+  /// MADV_WILLNEED: start reading the range in now, without waiting for it.
   will_need,
+  /// MADV_DONTNEED: unmap the pages now. Private memory loses its contents
+  /// (anonymous memory reads zeros again, copy-on-write reads the file again);
+  /// shared pages come back unchanged.
   dont_need,
   huge_pages,     ///< MADV_HUGEPAGE
   no_huge_pages,  ///< MADV_NOHUGEPAGE

@@ -22,21 +22,26 @@ namespace mmapx {
 
 /// One BAR as the kernel describes it in sysfs.
 struct pci_bar {
+  /// 0 to 5: which BAR, i.e. which sysfs resourceN file.
   unsigned index = 0;
   std::uint64_t address = 0;  ///< bus address of the BAR's start
   std::uint64_t size = 0;     ///< 0: the BAR is not implemented
   bool io = false;            ///< I/O-port space: not mappable
   bool prefetchable = false;  ///< resourceN_wc exists: write-combining possible
+  /// A 64-bit memory BAR: it takes two BAR registers, so the next index is unused.
   bool is_64bit = false;
 };
 
+/// Which part of a BAR map_pci_bar maps, and how.
 struct pci_map_options {
   std::uint64_t offset = 0;      ///< into the BAR
   std::size_t length = 0;        ///< 0: to the end of the BAR
   bool write_combining = false;  ///< resourceN_wc; only for prefetchable BARs
+  /// Mapping options: population, locking, placement.
   map_options map{};
 };
 
+/// BARs per PCI function: valid indices are 0 to pci_bar_count - 1.
 inline constexpr unsigned pci_bar_count = 6;
 
 namespace detail {

@@ -78,13 +78,18 @@ region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_
 template <access A>
 class region {
 public:
+  /// The access mode A, for generic code.
   static constexpr access access_mode = A;
+  /// True for read_write and copy_on_write: data() gives non-const bytes.
   static constexpr bool writable = A != access::read;
   /// std::byte for writable regions, const std::byte for read-only ones.
   using value_type = std::conditional_t<writable, std::byte, const std::byte>;
 
+  /// An empty region: size() 0, data() null (see the top of this header).
   region() noexcept = default;
+  /// Takes over `other`'s mapping (pointers into it stay valid); `other` is left empty.
   region(region&& other) noexcept { steal(other); }
+  /// Unmaps the current mapping, then takes over `other`'s; `other` is left empty.
   region& operator=(region&& other) noexcept {
     if (this != &other) {
       release_mapping();
@@ -92,8 +97,10 @@ public:
     }
     return *this;
   }
+  /// Not copyable: exactly one region unmaps a mapping.
   region(const region&) = delete;
   region& operator=(const region&) = delete;
+  /// Unmaps without flushing; a munmap error is ignored (unmap() reports it).
   ~region() { release_mapping(); }
 
   // --- the bytes ---------------------------------------------------------
@@ -103,13 +110,16 @@ public:
   [[nodiscard]] const std::byte* data() const noexcept { return data_; }
   /// Bytes requested (the page-aligned mapping around them may be larger).
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  /// True when size() is 0 (an empty region, or an empty file mapped).
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
   /// True when there is a live mapping (false for empty and moved-from regions).
   [[nodiscard]] bool is_mapped() const noexcept { return map_base_ != nullptr; }
   /// The requested bytes as a span.
   [[nodiscard]] std::span<value_type> bytes() noexcept { return {data_, size_}; }
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
+  /// The first requested byte, as data(): regions work with range-for and <algorithm>.
   [[nodiscard]] value_type* begin() noexcept { return data_; }
+  /// One past the last requested byte.
   [[nodiscard]] value_type* end() noexcept { return data_ + size_; }
   [[nodiscard]] const std::byte* begin() const noexcept { return data_; }
   [[nodiscard]] const std::byte* end() const noexcept { return data_ + size_; }
@@ -169,6 +179,7 @@ public:
   void lock(std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { lock_impl(true, f); });
   }
+  /// Lets the pages be paged out again (munlock(2) of the whole region).
   void unlock() {
     detail::throwing([&](detail::failure& f) { lock_impl(false, f); });
   }
@@ -359,8 +370,11 @@ private:
 };
 
 /// The three access modes by name.
+/// ro_region: read-only, its bytes are const.
 using ro_region = region<access::read>;
+/// Writes reach the backing file or object, and other processes' shared mappings.
 using rw_region = region<access::read_write>;
+/// Writes stay private to this process (copy-on-write); the file never changes.
 using cow_region = region<access::copy_on_write>;
 
 namespace detail {

@@ -22,6 +22,7 @@
 
 namespace mmapx {
 
+/// Options of shared_memory::create, open_or_create and open.
 struct shm_options {
   /// Permission bits of a newly created object, applied exactly (not masked
   /// by the process umask).
@@ -30,11 +31,17 @@ struct shm_options {
   bool read_only = false;
 };
 
+/// An open POSIX shared memory object: descriptor, name and, when this object
+/// created the name, the duty to unlink it. Move-only.
 class shared_memory {
 public:
+  /// No object: is_open() is false and map() fails with errc::not_mapped.
   shared_memory() noexcept = default;
+  /// Takes over `other`'s descriptor, name and ownership of the name; `other`
+  /// is left owning nothing.
   shared_memory(shared_memory&& other) noexcept
       : fd_(std::move(other.fd_)), name_(std::move(other.name_)), owns_name_(std::exchange(other.owns_name_, false)) {}
+  /// Unlinks a name this object owns, then takes over `other`'s.
   shared_memory& operator=(shared_memory&& other) noexcept {
     if (this != &other) {
       remove_owned_name();
@@ -44,8 +51,10 @@ public:
     }
     return *this;
   }
+  /// Not copyable: exactly one object owns a name.
   shared_memory(const shared_memory&) = delete;
   shared_memory& operator=(const shared_memory&) = delete;
+  /// Unlinks the name if this object owns it (errors ignored); mappings stay valid.
   ~shared_memory() { remove_owned_name(); }
 
   /// Creates `name` ("/something") of `size` bytes; fails if it exists.
@@ -83,8 +92,11 @@ public:
     detail::reporting(ec, [&](detail::failure& f) { unlink_impl(name, f); });
   }
 
+  /// The name as opened ("/frames"); "" when there is no object.
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  /// The descriptor (still owned by this object), or -1.
   [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
+  /// True when an object is open (false when default-constructed or moved from).
   [[nodiscard]] bool is_open() const noexcept { return static_cast<bool>(fd_); }
   /// True when this object will unlink the name when destroyed.
   [[nodiscard]] bool owns_name() const noexcept { return owns_name_; }

@@ -41,9 +41,13 @@ concept mappable =
 template <mappable T>
 class mapped {
 public:
+  /// Wraps a pointer as is, unchecked; view() makes checked ones.
   explicit mapped(T* object) noexcept : object_(object) {}
+  /// The mapped object: valid while the region stays mapped and does not move.
   [[nodiscard]] T& operator*() const noexcept { return *object_; }
+  /// Member access to the mapped object.
   [[nodiscard]] T* operator->() const noexcept { return object_; }
+  /// The raw pointer, e.g. for guarded_copy.
   [[nodiscard]] T* get() const noexcept { return object_; }
 
 private:
@@ -57,20 +61,33 @@ private:
 template <mappable T>
 class mapped_array {
 public:
+  /// T as given: const when the region is read-only (as in std::span).
   using element_type = T;
+  /// T without const (as in std::span).
   using value_type = std::remove_cv_t<T>;
+  /// Element counts and indices.
   using size_type = std::size_t;
+  /// A plain pointer: the elements are contiguous.
   using iterator = T*;
 
+  /// No elements (what the error_code form of view_array returns on failure).
   mapped_array() noexcept = default;
+  /// Wraps `count` objects at `first` as is, unchecked; view_array() makes checked ones.
   mapped_array(T* first, std::size_t count) noexcept : first_(first), count_(count) {}
 
+  /// The first element.
   [[nodiscard]] T* begin() const noexcept { return first_; }
+  /// One past the last element.
   [[nodiscard]] T* end() const noexcept { return first_ + count_; }
+  /// Same as begin(), as in std::span.
   [[nodiscard]] T* data() const noexcept { return first_; }
+  /// Number of elements (not bytes).
   [[nodiscard]] std::size_t size() const noexcept { return count_; }
+  /// True when there are no elements.
   [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
+  /// The first element; the array must not be empty (unchecked).
   [[nodiscard]] T& front() const noexcept { return first_[0]; }
+  /// The last element; the array must not be empty (unchecked).
   [[nodiscard]] T& back() const noexcept { return first_[count_ - 1]; }
   /// Unchecked, like std::span.
   [[nodiscard]] T& operator[](std::size_t i) const noexcept { return first_[i]; }
@@ -83,7 +100,9 @@ public:
     }
     return first_[i];
   }
+  /// The elements as a std::span.
   [[nodiscard]] std::span<T> span() const noexcept { return {first_, count_}; }
+  /// Converts implicitly wherever a std::span<T> is expected.
   operator std::span<T>() const noexcept { return span(); }
 
 private:
@@ -148,6 +167,7 @@ mapped<detail::view_element<T, A>> view(region<A>& r, std::size_t offset, std::e
     return detail::checked_view<E>(detail::region_base<T>(r), r.size(), offset, 1, f);
   }));
 }
+/// The same through a const region: the object is const whatever A is.
 template <mappable T, access A>
 mapped<const T> view(const region<A>& r, std::size_t offset = 0) {
   return mapped<const T>(detail::throwing([&](detail::failure& f) {
@@ -188,6 +208,7 @@ mapped_array<detail::view_element<T, A>> view_array(region<A>& r, std::size_t of
   });
   return ec ? mapped_array<E>{} : mapped_array<E>{first, count};
 }
+/// The same through a const region: the elements are const whatever A is.
 template <mappable T, access A>
 mapped_array<const T> view_array(const region<A>& r, std::size_t offset = 0,
                                  std::size_t count = detail::all_elements) {
@@ -202,7 +223,10 @@ void view_array(region<A>&&, std::size_t = 0, std::size_t = 0) = delete;
 
 }  // namespace mmapx
 
+/// Iterators of a mapped_array point into the region, not into the array object,
+/// so they stay valid after a temporary mapped_array is gone.
 template <class T>
 inline constexpr bool std::ranges::enable_borrowed_range<mmapx::mapped_array<T>> = true;
+/// A mapped_array is a view: cheap to copy, usable in range adaptor pipelines.
 template <class T>
 inline constexpr bool std::ranges::enable_view<mmapx::mapped_array<T>> = true;

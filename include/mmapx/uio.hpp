@@ -31,9 +31,12 @@ namespace mmapx {
 
 /// One memory map of a UIO device, as /sys/class/uio/uioN/maps/mapM says.
 struct uio_map {
+  /// M of mapM: what uio_device::map takes.
   unsigned index = 0;
+  /// The name the driver gave the map, or "" if it gave none.
   std::string name;
   std::uint64_t address = 0;  ///< physical address
+  /// Length in bytes: the size of the region map() returns.
   std::uint64_t size = 0;
   std::uint64_t offset = 0;   ///< of the first byte within its page
 };
@@ -44,8 +47,11 @@ struct uio_event {
   std::uint32_t missed = 0;  ///< interrupts since the previous wait that this one did not see
 };
 
+/// An open /dev/uioN: its memory maps and its interrupt. Move-only; closes
+/// the device when destroyed.
 class uio_device {
 public:
+  /// No device: is_open() is false.
   uio_device() noexcept = default;
 
   /// Opens /dev/uio<number>.
@@ -64,9 +70,13 @@ public:
     return detail::reporting(ec, [&](detail::failure& f) { return open_by_name_impl(name.c_str(), f); });
   }
 
+  /// N of /dev/uioN.
   [[nodiscard]] unsigned number() const noexcept { return number_; }
+  /// The driver's name for the device (sysfs "name"), e.g. "uio_pci_generic".
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  /// The /dev/uioN descriptor (still owned by this object), or -1.
   [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
+  /// True when a device is open (false when default-constructed or moved from).
   [[nodiscard]] bool is_open() const noexcept { return static_cast<bool>(fd_); }
 
   /// The PCI address of the device behind it ("0000:00:04.0"), or "" when

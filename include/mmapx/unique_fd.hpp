@@ -17,19 +17,26 @@ namespace mmapx {
 /// Owns one file descriptor; closes it when destroyed. Move-only.
 class unique_fd {
 public:
+  /// Owns nothing: get() is -1.
   unique_fd() noexcept = default;
+  /// Takes ownership of `fd` (-1 for none): this object will close it.
   explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  /// Takes over `other`'s descriptor; `other` is left owning nothing.
   unique_fd(unique_fd&& other) noexcept : fd_(other.release()) {}
+  /// Closes the current descriptor, then takes over `other`'s.
   unique_fd& operator=(unique_fd&& other) noexcept {
     if (this != &other) reset(other.release());
     return *this;
   }
+  /// Not copyable: exactly one owner closes a descriptor.
   unique_fd(const unique_fd&) = delete;
   unique_fd& operator=(const unique_fd&) = delete;
+  /// Closes the descriptor, if any (close errors are ignored, as in reset()).
   ~unique_fd() { reset(); }
 
   /// The descriptor, still owned (-1 if none).
   [[nodiscard]] int get() const noexcept { return fd_; }
+  /// True when a descriptor is owned.
   explicit operator bool() const noexcept { return fd_ >= 0; }
 
   /// Gives up ownership without closing.

@@ -57,23 +57,30 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
+/* Reported in geometry.abi_version; raised on any incompatible change. */
 #define MMAPX_KMOD_ABI_VERSION		1
+/* The path of minor N is this prefix followed by N in decimal. */
 #define MMAPX_KMOD_DEVICE_PREFIX	"/dev/mmapx"
 
+/* Cache modes: mmap offset bits 32..33 and the "cache" fields below. */
 #define MMAPX_KMOD_CACHED		0
 #define MMAPX_KMOD_UNCACHED		1
 #define MMAPX_KMOD_WRITE_COMBINING	2
+/* Number of cache modes: every valid mode is below it. */
 #define MMAPX_KMOD_CACHE_MODES		3
 
+/* Map methods (mmap offset bit 34): all pages at mmap time, or on fault. */
 #define MMAPX_KMOD_EAGER		0
 #define MMAPX_KMOD_LAZY			1
 
+/* Positions and widths of the mmap offset fields described at the top. */
 #define MMAPX_KMOD_WINDOW_SHIFT		24
 #define MMAPX_KMOD_INDEX_SHIFT		24
 #define MMAPX_KMOD_INDEX_BITS		8
 #define MMAPX_KMOD_CACHE_SHIFT		32
 #define MMAPX_KMOD_METHOD_SHIFT		34
 #define MMAPX_KMOD_STATUS_SHIFT		35
+/* Bits in use: bits 36..63 of an mmap offset must be zero. */
 #define MMAPX_KMOD_OFFSET_BITS		36
 
 /* Largest buffer: one window. */
@@ -88,9 +95,12 @@
 /* The mmap offset of the read-only status page. */
 #define MMAPX_KMOD_STATUS_OFFSET	_BITULL(MMAPX_KMOD_STATUS_SHIFT)
 
+/* What MMAPX_KMOD_IOC_GEOMETRY returns and the status page holds. */
 struct mmapx_kmod_geometry {
 	__u32 abi_version;	/* MMAPX_KMOD_ABI_VERSION */
+	/* N of /dev/mmapx<N> */
 	__u32 minor;
+	/* the kernel's page size in bytes */
 	__u32 page_size;
 	__u32 buffer_count;	/* per cache mode */
 	__u64 buffer_size;	/* bytes, a multiple of page_size */
@@ -108,6 +118,7 @@ struct mmapx_kmod_stats {
 	__u64 sequence;		/* next sequence number the producer uses */
 };
 
+/* Argument of MMAPX_KMOD_IOC_START. */
 struct mmapx_kmod_producer {
 	__u64 period_ns;	/* 1000 ns .. 1 s between buffers */
 	__u32 cache;		/* which cache mode's buffers it fills */
@@ -118,9 +129,11 @@ struct mmapx_kmod_producer {
 struct mmapx_kmod_event {
 	__u64 sequence;
 	__u32 index;
+	/* always zero */
 	__u32 reserved;
 };
 
+/* Argument of MMAPX_KMOD_IOC_BUS_ADDRESS: a buffer in, its address out. */
 struct mmapx_kmod_bus_address {
 	__u32 cache;		/* in */
 	__u32 index;		/* in */
@@ -141,6 +154,7 @@ struct mmapx_kmod_bus_address {
 #define MMAPX_KMOD_PAT_WB		6
 #define MMAPX_KMOD_PAT_UC_MINUS		7
 
+/* Argument of MMAPX_KMOD_IOC_MEMTYPE (the PAT types above). */
 struct mmapx_kmod_memtype {
 	__u64 address;		/* in: user virtual address */
 	__u32 user_type;	/* out: MMAPX_KMOD_PAT_* of the user mapping */
@@ -148,23 +162,39 @@ struct mmapx_kmod_memtype {
 	__u64 physical;		/* out: physical address of that page */
 };
 
+/* The ioctl type number of all the module's commands. */
 #define MMAPX_KMOD_IOC_MAGIC		0xB8
 
+/* Reads the geometry (the same as the status page holds). */
 #define MMAPX_KMOD_IOC_GEOMETRY						\
 	_IOR(MMAPX_KMOD_IOC_MAGIC, 0, struct mmapx_kmod_geometry)
+/* Reads this minor's counters. */
 #define MMAPX_KMOD_IOC_STATS						\
 	_IOR(MMAPX_KMOD_IOC_MAGIC, 1, struct mmapx_kmod_stats)
+/*
+ * Starts the producer, stopping it first if it runs; EINVAL for a period
+ * outside MMAPX_KMOD_PERIOD_MIN_NS .. _MAX_NS, an unsupported cache mode or
+ * a nonzero reserved field.
+ */
 #define MMAPX_KMOD_IOC_START						\
 	_IOW(MMAPX_KMOD_IOC_MAGIC, 2, struct mmapx_kmod_producer)
+/* Stops the producer: ready events are dropped, held buffers freed. */
 #define MMAPX_KMOD_IOC_STOP		_IO(MMAPX_KMOD_IOC_MAGIC, 3)
+/* Changes the period (ns, same range as START) without restarting. */
 #define MMAPX_KMOD_IOC_SET_PERIOD	_IOW(MMAPX_KMOD_IOC_MAGIC, 4, __u64)
+/* Hands back a held buffer by index, as write() does; EINVAL if not held. */
 #define MMAPX_KMOD_IOC_RELEASE		_IOW(MMAPX_KMOD_IOC_MAGIC, 5, __u32)
-/* CAP_SYS_ADMIN only (EPERM otherwise). */
+/*
+ * The bus address of byte 0 of a buffer, for a device's DMA engine.
+ * CAP_SYS_ADMIN only (EPERM otherwise).
+ */
 #define MMAPX_KMOD_IOC_BUS_ADDRESS					\
 	_IOWR(MMAPX_KMOD_IOC_MAGIC, 6, struct mmapx_kmod_bus_address)
+/* Reads the memory types of one mapped page (struct mmapx_kmod_memtype). */
 #define MMAPX_KMOD_IOC_MEMTYPE						\
 	_IOWR(MMAPX_KMOD_IOC_MAGIC, 7, struct mmapx_kmod_memtype)
 
+/* Limits of the producer period in nanoseconds (1 us .. 1 s), inclusive. */
 #define MMAPX_KMOD_PERIOD_MIN_NS	1000ULL
 #define MMAPX_KMOD_PERIOD_MAX_NS	1000000000ULL
 
@@ -180,6 +210,7 @@ struct mmapx_kmod_frame {
 	__u32 checksum;
 };
 
+/* Word k of frame `sequence`, counted from the first word after the header. */
 #define MMAPX_KMOD_PATTERN_WORD(sequence, k)				\
 	((__u64)(sequence) ^ ((__u64)(k) * 0x9E3779B97F4A7C15ULL))
 
