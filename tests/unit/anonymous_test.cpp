@@ -1,6 +1,4 @@
 // Unit tests: anonymous memory and memfd.
-#include <sys/wait.h>
-
 #include <cstring>
 
 #include <mmapx/anonymous.hpp>
@@ -8,23 +6,11 @@
 #include <mmapx/memfd.hpp>
 
 #include "catch.hpp"
+#include "test_support.hpp"
 
 using namespace mmapx;
 
-namespace {
-/// Forks; the child runs fn on the region and exits; returns the child's status.
-template <class Fn>
-int in_child(Fn&& fn) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    fn();
-    ::_exit(0);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return status;
-}
-}  // namespace
+using mmapx_test::in_child;
 
 TEST_CASE("anonymous memory starts zeroed", "[anonymous]") {
   auto r = map_anonymous(1 << 20);
@@ -39,6 +25,7 @@ TEST_CASE("shared anonymous memory is seen by a forked child; private is not", "
   in_child([&] {
     std::memcpy(shared.data(), "child", 5);
     std::memcpy(priv.data(), "child", 5);
+    return 0;
   });
   CHECK(std::memcmp(shared.data(), "child", 5) == 0);
   CHECK(priv.data()[0] == std::byte{0});

@@ -1,7 +1,5 @@
 // Unit tests: every bad input of the core gets a clear error (code and
 // message), never a crash and never a partial result.
-#include <sys/wait.h>
-
 #include <climits>
 #include <cstring>
 
@@ -76,18 +74,12 @@ TEST_CASE("permission denied is reported as EACCES", "[errors]") {
   }
   // Root bypasses file modes: check from a child that became nobody.
   REQUIRE(::chmod(dir.path().c_str(), 0755) == 0);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
-    std::error_code ec;
-    auto r = map_file(p, {}, ec);
-    ::_exit(ec == std::errc::permission_denied && !r.is_mapped() ? 0 : 1);
-  }
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(mmapx_test::in_child([&] {
+          if (::setgid(65534) != 0 || ::setuid(65534) != 0) return 3;
+          std::error_code ec;
+          auto r = map_file(p, {}, ec);
+          return ec == std::errc::permission_denied && !r.is_mapped() ? 0 : 1;
+        }) == 0);
 }
 
 TEST_CASE("offsets and lengths beyond a read-only file", "[errors]") {

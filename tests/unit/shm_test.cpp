@@ -2,11 +2,11 @@
 // permissions, bad names, two processes sharing a typed struct, and Python
 // reading the same bytes (shm_layout_check.py).
 #include <catch.hpp>
+#include "test_support.hpp"
 
 #include <mmapx/shm.hpp>
 #include <mmapx/typed.hpp>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -16,6 +16,8 @@
 
 namespace {
 
+using mmapx_test::in_child;
+
 // A name no other test run uses at the same time.
 std::string unique_name(const char* what) {
   static int counter = 0;
@@ -24,24 +26,6 @@ std::string unique_name(const char* what) {
 
 bool name_exists(const std::string& name) {
   return std::filesystem::exists("/dev/shm" + name);
-}
-
-// Runs `child` in a forked process; returns its exit status (-1 if it died).
-template <class Fn>
-int in_child(Fn&& child) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    int status = 1;
-    try {
-      status = child();
-    } catch (...) {
-      status = 2;
-    }
-    std::_Exit(status);
-  }
-  int status = 0;
-  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
-  return WEXITSTATUS(status);
 }
 
 // Written by C++, read by Python's struct module: "<I H 2x q d 16s I".

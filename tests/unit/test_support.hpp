@@ -1,8 +1,10 @@
-// tests/unit/test_support.hpp - a private temporary directory per test, and
-// helpers to read and write whole files without going through mmapx.
+// tests/unit/test_support.hpp - a private temporary directory per test,
+// helpers to read and write whole files without going through mmapx, and a
+// way to run a check in a forked child.
 #pragma once
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -72,6 +74,26 @@ inline std::string pattern(std::size_t n, unsigned seed = 0) {
   std::string s(n, '\0');
   for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed) % 251);
   return s;
+}
+
+/// Runs `child` (returning its exit code; an exception is exit 2) in a
+/// forked process that never returns into the test framework. Returns that
+/// exit code, or -1 if the child could not run or died of a signal.
+template <class Fn>
+int in_child(Fn&& child) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    int status = 1;
+    try {
+      status = child();
+    } catch (...) {
+      status = 2;
+    }
+    std::_Exit(status);
+  }
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
 }
 
 }  // namespace mmapx_test
