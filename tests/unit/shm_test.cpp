@@ -7,6 +7,7 @@
 #include <mmapx/shm.hpp>
 #include <mmapx/typed.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -234,4 +235,54 @@ TEST_CASE("Python reads the struct C++ wrote, with mmap and struct", "[shm][pyth
   });
   CHECK(status == 0);
   CHECK(l->reply == 0x600DF00D);
+}
+
+TEST_CASE("map checks offset and length against the object's end as file mappings do", "[shm][outside]") {
+  const auto name = unique_name("ends");
+  auto shm = mmapx::shared_memory::create(name.c_str(), 4096);
+  std::error_code ec;
+  auto past = shm.map<mmapx::access::read>(8192, 16, {}, ec);
+  CHECK(ec == mmapx::errc::offset_beyond_end);
+  CHECK_FALSE(past.is_mapped());
+  auto longer = shm.map<mmapx::access::read>(0, 8192, {}, ec);
+  CHECK(ec == mmapx::errc::length_beyond_end);
+  CHECK_FALSE(longer.is_mapped());
+  (void)shm.map<mmapx::access::copy_on_write>(0, 8192, {}, ec);
+  CHECK(ec == mmapx::errc::length_beyond_end);
+  (void)shm.map<mmapx::access::read>(1, SIZE_MAX, {}, ec);
+  CHECK(ec == mmapx::errc::size_overflow);
+  // A writable mapping reaching past the end grows the object first, as a
+  // writable file mapping does: no byte of it can SIGBUS.
+  auto grown = shm.map(0, 8192);
+  grown.data()[8191] = std::byte{1};
+  CHECK(shm.size() == 8192);
+}
+
+TEST_CASE("a failed create leaves no object and no name behind", "[shm][outside]") {
+  const auto name = unique_name("failed");
+  std::error_code ec;
+  auto shm = mmapx::shared_memory::create(name.c_str(), SIZE_MAX, {}, ec);
+  CHECK(ec == mmapx::errc::size_overflow);
+  CHECK_FALSE(shm.is_open());
+  CHECK_FALSE(shm.owns_name());
+  CHECK(shm.name().empty());
+  CHECK_FALSE(name_exists(name));
+  CHECK_THROWS_AS(mmapx::shared_memory::create(name.c_str(), SIZE_MAX), std::system_error);
+  CHECK_FALSE(name_exists(name));
+}
+
+TEST_CASE("a FIFO where a shared memory object should be is refused, never waited on", "[shm][outside]") {
+  const auto name = unique_name("fifo");
+  REQUIRE(::mkfifo(("/dev/shm" + name).c_str(), 0600) == 0);
+  const int rc = in_child([&] {
+    ::alarm(5);
+    std::error_code ec;
+    auto shm = mmapx::shared_memory::open(name.c_str(), {.read_only = true}, ec);
+    if (ec != mmapx::errc::not_regular_file || shm.is_open()) return 3;
+    (void)mmapx::shared_memory::open(name.c_str(), {}, ec);
+    if (ec != mmapx::errc::not_regular_file) return 4;
+    return 0;
+  });
+  ::unlink(("/dev/shm" + name).c_str());
+  CHECK(rc == 0);
 }

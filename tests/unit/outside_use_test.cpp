@@ -1,0 +1,194 @@
+// Unit tests: the defects that outside use found (issue 12, items 1-10), each
+// written from the documented promise before the fix.
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <climits>
+#include <csignal>
+#include <cstring>
+#include <string>
+
+#include <mmapx/anonymous.hpp>
+#include <mmapx/device.hpp>
+#include <mmapx/file.hpp>
+#include <mmapx/memfd.hpp>
+#include <mmapx/pci.hpp>
+#include <mmapx/sigbus.hpp>
+#include <mmapx/typed.hpp>
+
+#include "catch.hpp"
+#include "test_support.hpp"
+
+using namespace mmapx;
+using mmapx_test::in_child;
+using mmapx_test::temp_dir;
+using mmapx_test::write_file;
+
+namespace {
+
+/// The message of the std::system_error `fn` throws ("" if none).
+template <class Fn>
+std::string message_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::system_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+/// Runs `check` in a child that SIGALRM kills after 5 s: a call that blocks
+/// fails the test instead of hanging the suite.
+template <class Fn>
+int within_five_seconds(Fn&& check) {
+  return in_child([&] {
+    ::alarm(5);
+    return check();
+  });
+}
+
+}  // namespace
+
+TEST_CASE("a FIFO is refused at once by map_file and map_device, never waited on", "[outside][special]") {
+  temp_dir dir;
+  const auto fifo = dir / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(within_five_seconds([&] {
+          std::error_code ec;
+          (void)map_file(fifo, {}, ec);
+          if (ec != errc::not_regular_file) return 3;
+          (void)map_file<access::copy_on_write>(fifo, {}, ec);
+          if (ec != errc::not_regular_file) return 4;
+          (void)map_file<access::read_write>(fifo, {}, ec);
+          if (ec != errc::not_regular_file) return 5;
+          return 0;
+        }) == 0);
+  CHECK(within_five_seconds([&] {
+          std::error_code ec;
+          (void)map_device<access::read>(fifo, 0, 4096, {}, ec);
+          if (ec != std::errc::no_such_device) return 3;
+          (void)map_device<access::read_write>(fifo, 0, 4096, {}, ec);
+          if (ec != std::errc::no_such_device) return 4;
+          return 0;
+        }) == 0);
+}
+
+TEST_CASE("fixed placement without an address is an error and maps nothing", "[outside]") {
+  // In a child: before the fix this mapped page 0 and never unmapped it.
+  CHECK(in_child([] {
+          std::error_code ec;
+          {
+            auto r = map_anonymous(page_size(), {.map = {.place = placement::fixed_noreplace}}, ec);
+            if (ec != std::errc::invalid_argument) return 3;
+            if (r.is_mapped() || r.data() != nullptr) return 4;
+          }
+          // Page 0 is not mapped: msync of an unmapped range is ENOMEM.
+          if (::msync(nullptr, page_size(), MS_ASYNC) == 0 || errno != ENOMEM) return 5;
+          return 0;
+        }) == 0);
+  // The file form and the message, in a child for the same reason.
+  CHECK(in_child([] {
+          std::error_code ec;
+          auto r = map_file(std::filesystem::path("/proc/self/exe"),
+                            {.length = 1, .map = {.place = placement::fixed_noreplace}}, ec);
+          if (ec != std::errc::invalid_argument || r.is_mapped()) return 3;
+          const auto text = message_of([] {
+            (void)map_anonymous(page_size(), {.map = {.place = placement::fixed_noreplace}});
+          });
+          return contains(text, "hint") ? 0 : 4;
+        }) == 0);
+}
+
+TEST_CASE("memfd explicit huge pages follow the same fallback rules as anonymous memory", "[outside]") {
+  for (const auto huge : {huge_pages::explicit_2m, huge_pages::explicit_1g}) {
+    const std::size_t huge_size = huge == huge_pages::explicit_2m ? std::size_t{2} << 20 : std::size_t{1} << 30;
+    std::error_code ec;
+    auto fallback = map_memfd("huge-fallback", 2 << 20,
+                              {.map = {.huge = huge, .on_no_huge_pages = huge_fallback::base_pages}}, ec);
+    CHECK_FALSE(ec);
+    CHECK(fallback.size() == (2u << 20));
+    CHECK((fallback.page_size() == page_size() || fallback.page_size() == huge_size));
+    auto strict = map_memfd("huge-strict", 2 << 20, {.map = {.huge = huge}}, ec);
+    if (ec) {
+      CHECK(ec == errc::huge_pages_unavailable);
+      CHECK_FALSE(strict.is_mapped());
+    } else {
+      CHECK(strict.page_size() == huge_size);
+    }
+  }
+}
+
+TEST_CASE("view_array with an explicit count that does not fit is an error", "[outside]") {
+  auto r = map_anonymous(page_size());
+  std::error_code ec;
+  auto words = view_array<std::uint32_t>(r, 0, SIZE_MAX, ec);
+  CHECK(ec == errc::size_overflow);
+  CHECK(words.empty());
+  auto bytes = view_array<char>(r, 0, SIZE_MAX, ec);
+  CHECK(ec == errc::view_too_large);
+  CHECK(bytes.empty());
+  CHECK_THROWS_AS(view_array<char>(r, 0, SIZE_MAX), std::system_error);
+  CHECK_THROWS_AS(view_array<char>(r, 8, page_size()), std::system_error);
+  CHECK(view_array<char>(r, 8).size() == page_size() - 8);  // without a count: as many as fit
+}
+
+TEST_CASE("resize after unmap is not_mapped: an unmapped region is empty", "[outside]") {
+  auto r = map_anonymous(page_size());
+  r.unmap();
+  std::error_code ec;
+  (void)r.resize(2 * page_size(), {}, ec);
+  CHECK(ec == errc::not_mapped);
+  CHECK_FALSE(r.is_mapped());
+  CHECK(r.empty());
+
+  temp_dir dir;
+  write_file(dir / "f", std::string(4096, 'x'));
+  auto file = map_file<access::read_write>(dir / "f");
+  file.unmap();
+  CHECK(file.native_handle() == -1);  // nothing is held after unmap
+  (void)file.resize(4096, {}, ec);
+  CHECK(ec == errc::not_mapped);
+}
+
+TEST_CASE("a path with an embedded NUL byte is refused, not truncated", "[outside]") {
+  temp_dir dir;
+  write_file(dir / "a", std::string(4096, 'a'));
+  const std::string with_nul = (dir / "a").string() + std::string("\0b", 2);
+  std::error_code ec;
+  auto r = map_file(std::filesystem::path(with_nul), {}, ec);
+  CHECK(ec == std::errc::invalid_argument);
+  CHECK_FALSE(r.is_mapped());
+  CHECK(contains(message_of([&] { (void)map_file(std::filesystem::path(with_nul)); }), "NUL"));
+  (void)map_device(std::filesystem::path(with_nul), 0, 4096, {}, ec);
+  CHECK(ec == std::errc::invalid_argument);
+  (void)map_pci_bar(std::string("0000:00:04.0\0x", 14), 0, {}, ec);
+  CHECK(ec == errc::parse_error);
+  (void)pci_bar_info(std::string("0000:00:04.0\0x", 14), 0, ec);
+  CHECK(ec == errc::parse_error);
+}
+
+TEST_CASE("messages name the descriptor, the file behind it, and cap long paths", "[outside]") {
+  const auto bad_fd = message_of([] { (void)map_fd(-1); });
+  CHECK(contains(bad_fd, "fd -1"));
+
+  temp_dir dir;
+  const auto p = dir / "shrinks";
+  write_file(p, std::string(3 * 4096, 'x'));
+  auto r = map_file<access::read_write>(p);
+  REQUIRE(::truncate(p.c_str(), 0) == 0);
+  std::byte buf[16];
+  const auto copy = message_of([&] { copy_from(r, 4096, std::span<std::byte>(buf)); });
+  CHECK(contains(copy, p.string()));
+
+  const std::string long_name = (dir / std::string(5000, 'n')).string();
+  const auto long_msg = message_of([&] { (void)map_file(std::filesystem::path(long_name)); });
+  CHECK(!long_msg.empty());
+  CHECK(long_msg.size() < 600);
+  CHECK(contains(long_msg, "..."));
+}
