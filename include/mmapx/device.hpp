@@ -32,6 +32,18 @@ struct device_options {
 
 namespace detail {
 
+/// Refuses what no driver maps: a FIFO, a socket or a directory would only
+/// give mmap's bare ENODEV later, so say what the file is instead.
+inline bool check_device_type(int fd, failure& f) noexcept {
+  struct ::stat st {};
+  if (!stat_fd(fd, st, f)) return false;
+  if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISDIR(st.st_mode)) {
+    return f.fail(std::make_error_code(std::errc::no_such_device),
+                  "map device (a FIFO, socket or directory cannot be mapped)");
+  }
+  return true;
+}
+
 /// Opens a device file for a mapping of access A and maps [offset, offset + length).
 template <access A>
 region<A> map_device_impl(const char* path, std::uint64_t offset, std::size_t length,
@@ -44,7 +56,7 @@ region<A> map_device_impl(const char* path, std::uint64_t offset, std::size_t le
   }
   const int flags = (A == access::read ? O_RDONLY : O_RDWR) | (o.sync ? O_SYNC : 0);
   auto fd = open_fd(path, flags, 0, f);
-  if (f) return {};
+  if (f || !check_device_type(fd.get(), f)) return {};
   return map_fd_range<A>(std::move(fd), offset, length, o.map, f);
 }
 

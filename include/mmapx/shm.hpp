@@ -161,6 +161,15 @@ private:
     return true;
   }
 
+  /// An object another process put in /dev/shm may be anything; only a
+  /// regular file can be sized and mapped. Clears the O_NONBLOCK of the open.
+  static bool check_regular(int fd, detail::failure& f) noexcept {
+    struct ::stat st {};
+    if (!detail::stat_fd(fd, st, f)) return false;
+    if (!S_ISREG(st.st_mode)) return f.fail(errc::not_regular_file, "shm_open");
+    return detail::clear_nonblocking(fd, f);
+  }
+
   static shared_memory make(const char* name, mode m, std::size_t size, const shm_options& o,
                             detail::failure& f) noexcept {
     shared_memory shm;
@@ -176,11 +185,13 @@ private:
       }
     }
     if (!created) {
-      shm.fd_.reset(::shm_open(name, access_flags | O_CLOEXEC, 0));
+      // O_NONBLOCK: a FIFO put in /dev/shm must not block a read-only open.
+      shm.fd_.reset(::shm_open(name, access_flags | O_CLOEXEC | O_NONBLOCK, 0));
       if (!shm.fd_) {
         f.fail_errno("shm_open");
         return shm;
       }
+      if (!check_regular(shm.fd_.get(), f)) return shared_memory{};
     }
     try {
       shm.name_ = name;

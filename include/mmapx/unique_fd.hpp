@@ -55,17 +55,34 @@ private:
 
 namespace detail {
 
-/// open(2) with O_CLOEXEC, retried on EINTR; failures name the path.
+/// Clears O_NONBLOCK on an open descriptor (see open_fd).
+inline bool clear_nonblocking(int fd, failure& f) noexcept {
+  const int status = ::fcntl(fd, F_GETFL);
+  if (status < 0 || ::fcntl(fd, F_SETFL, status & ~O_NONBLOCK) != 0) return f.fail_errno("open (clear O_NONBLOCK)");
+  return true;
+}
+
+/// open(2) with O_CLOEXEC, retried on EINTR; failures name the path. The
+/// open never blocks: opening a FIFO for reading would wait for a writer
+/// forever, so the open is O_NONBLOCK, and the flag is cleared afterwards
+/// unless `flags` asked for it. Callers then refuse the file types they
+/// cannot map (fstat), so a FIFO is a clear error at once, not a hang.
 inline unique_fd open_fd(const char* path, int flags, mode_t mode, failure& f) noexcept {
   int fd;
   do {
-    fd = ::open(path, flags | O_CLOEXEC, mode);
+    fd = ::open(path, flags | O_CLOEXEC | O_NONBLOCK, mode);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     f.fail_errno("open");
     f.subject = path;
+    return unique_fd();
   }
-  return unique_fd(fd);
+  unique_fd owned(fd);
+  if ((flags & O_NONBLOCK) == 0 && !clear_nonblocking(fd, f)) {
+    f.subject = path;
+    return unique_fd();
+  }
+  return owned;
 }
 
 /// A close-on-exec duplicate, for a region that must outlive the caller's fd.
