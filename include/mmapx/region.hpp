@@ -113,7 +113,7 @@ public:
   /// True when size() is 0 (an empty region, or an empty file mapped).
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
   /// True when there is a live mapping (false for empty and moved-from regions).
-  [[nodiscard]] bool is_mapped() const noexcept { return map_base_ != nullptr; }
+  [[nodiscard]] bool is_mapped() const noexcept { return map_length_ != 0; }
   /// The requested bytes as a span.
   [[nodiscard]] std::span<value_type> bytes() noexcept { return {data_, size_}; }
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
@@ -229,7 +229,7 @@ private:
   }
 
   void release_mapping() noexcept {
-    if (map_base_ != nullptr) ::munmap(map_base_, map_length_);
+    if (map_length_ != 0) ::munmap(map_base_, map_length_);
     map_base_ = nullptr;
     map_length_ = 0;
     data_ = nullptr;
@@ -319,7 +319,7 @@ private:
   }
 
   bool lock_impl(bool lock, detail::failure& f) const noexcept {
-    if (map_base_ == nullptr) return true;
+    if (map_length_ == 0) return true;
     const int rc = lock ? ::mlock(map_base_, map_length_) : ::munlock(map_base_, map_length_);
     if (rc != 0) return f.fail_errno(lock ? "lock" : "unlock");
     return true;
@@ -350,7 +350,7 @@ private:
   }
 
   bool unmap_impl(detail::failure& f) noexcept {
-    if (map_base_ != nullptr && ::munmap(map_base_, map_length_) != 0) return f.fail_errno("munmap");
+    if (map_length_ != 0 && ::munmap(map_base_, map_length_) != 0) return f.fail_errno("munmap");
     map_base_ = nullptr;
     map_length_ = 0;
     data_ = nullptr;
@@ -393,6 +393,13 @@ region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_
   if (fd && f.fd < 0 && f.subject == nullptr) f.fd = fd.get();
   if (!checked_add<std::uint64_t>(offset, length)) {
     f.at(offset).fail(errc::size_overflow, "map");
+    return r;
+  }
+  if (opts.place == placement::fixed_noreplace && opts.hint == nullptr) {
+    // Address 0 is a real address to MAP_FIXED_NOREPLACE (root may map page
+    // 0), and a region at null would look empty and never be unmapped.
+    f.fail(std::make_error_code(std::errc::invalid_argument),
+           "map (placement::fixed_noreplace needs a non-null hint address)");
     return r;
   }
 
@@ -534,7 +541,7 @@ bool region<A>::resize_impl(std::size_t new_size, resize_options opts, detail::f
   if (!end || (kind_ == detail::backing::fd && *end > largest_file_end)) {
     return f.at(offset_).fail(errc::size_overflow, "resize");
   }
-  if (kind_ == detail::backing::anonymous_shared && map_base_ != nullptr && new_size > size_) {
+  if (kind_ == detail::backing::anonymous_shared && map_length_ != 0 && new_size > size_) {
     // Its shmem object was sized at mmap time: pages past it would SIGBUS.
     return f.fail(std::make_error_code(std::errc::operation_not_supported),
                   "resize (shared anonymous memory cannot grow; use a memfd)");
@@ -549,7 +556,7 @@ bool region<A>::resize_impl(std::size_t new_size, resize_options opts, detail::f
       if (!detail::reserve_range(fd_.get(), from, *end - from, f)) return false;
     }
   }
-  if (map_base_ == nullptr) return remap_fresh(new_size, f);  // an empty file grown for the first time
+  if (map_length_ == 0) return remap_fresh(new_size, f);  // an empty file grown for the first time
   if (new_size == 0) {
     unmap_impl(f);
     return true;
