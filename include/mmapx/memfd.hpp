@@ -49,6 +49,36 @@ inline bool add_seals(int fd, seal seals, failure& f) noexcept {
   return true;
 }
 
+/// Creates, sizes, maps and seals one memfd with memfd_create `flags`. A
+/// hugetlb memfd is sized in whole huge pages (hugetlbfs accepts no other
+/// size); the region still shows `size` bytes.
+template <access A>
+region<A> map_new_memfd(const char* name, std::size_t size, unsigned flags, const memfd_options& o,
+                        failure& f) noexcept {
+  const std::uint64_t huge = huge_page_bytes(o.map.huge);
+  unique_fd fd(::memfd_create(name, flags));
+  if (!fd && huge != 0) {
+    f.fail(errc::huge_pages_unavailable, "memfd_create (huge pages of this size)");
+    return {};
+  }
+  if (!fd) {
+    f.fail_errno("memfd_create");
+    return {};
+  }
+  f.fd = fd.get();
+  const std::uint64_t file_size = huge != 0 ? align_up(size, huge).value_or(size) : size;
+  if (::ftruncate(fd.get(), static_cast<off_t>(file_size)) != 0) {
+    f.at(size).fail_errno("size memfd");
+    return {};
+  }
+  const int raw = fd.get();
+  auto r = map_fd_range<A>(std::move(fd), 0, size, o.map, f);
+  if (f || !add_seals(raw, o.seals, f)) return {};
+  return r;
+}
+
+/// Explicit huge pages follow map_anonymous's rules: when none can be had,
+/// base pages (huge_fallback::base_pages) or errc::huge_pages_unavailable.
 template <access A>
 region<A> map_memfd_impl(const char* name, std::size_t size, const memfd_options& o, failure& f) noexcept {
   f.subject = name;
@@ -59,27 +89,18 @@ region<A> map_memfd_impl(const char* name, std::size_t size, const memfd_options
   unsigned flags = MFD_CLOEXEC;
   if (o.allow_sealing || o.seals != seal::none) flags |= MFD_ALLOW_SEALING;
   if (const auto huge = huge_page_bytes(o.map.huge); huge != 0) {
-    flags |= MFD_HUGETLB | (static_cast<unsigned>(std::countr_zero(huge)) << MAP_HUGE_SHIFT);
+    const unsigned huge_flags = MFD_HUGETLB | (static_cast<unsigned>(std::countr_zero(huge)) << MAP_HUGE_SHIFT);
+    failure attempt = f;
+    auto r = map_new_memfd<A>(name, size, flags | huge_flags, o, attempt);
+    if (!attempt || attempt.code != errc::huge_pages_unavailable ||
+        o.map.on_no_huge_pages == huge_fallback::fail) {
+      f = attempt;
+      return r;
+    }
   }
-  unique_fd fd(::memfd_create(name, flags));
-  if (!fd && huge_page_bytes(o.map.huge) != 0 && o.map.on_no_huge_pages == huge_fallback::base_pages) {
-    flags &= ~(MFD_HUGETLB | (63U << MAP_HUGE_SHIFT));
-    fd.reset(::memfd_create(name, flags));
-  }
-  if (!fd) {
-    f.fail_errno("memfd_create");
-    return {};
-  }
-  f.fd = fd.get();
-  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-    f.at(size).fail_errno("size memfd");
-    return {};
-  }
-  const int raw = fd.get();
-  auto r = map_fd_range<A>(std::move(fd), 0, size, o.map, f);
-  if (f) return r;
-  if (!add_seals(raw, o.seals, f)) return {};
-  return r;
+  memfd_options base = o;
+  base.map.huge = huge_pages::none;
+  return map_new_memfd<A>(name, size, flags, base, f);
 }
 
 }  // namespace detail

@@ -464,8 +464,9 @@ region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_
   const bool huge_anonymous = huge != 0 && !fd;
   if (huge_anonymous) page = huge;
   void* base = try_map(page, huge_anonymous ? huge_flags : 0);
-  if (base == MAP_FAILED && huge_anonymous && (errno == ENOMEM || errno == EINVAL)) {
-    if (opts.on_no_huge_pages == huge_fallback::fail) {
+  if (base == MAP_FAILED && (huge_anonymous || hugetlb_file) && (errno == ENOMEM || errno == EINVAL)) {
+    // A hugetlbfs file has no base pages to fall back to.
+    if (opts.on_no_huge_pages == huge_fallback::fail || hugetlb_file) {
       f.fail(errc::huge_pages_unavailable, "mmap");
       return r;
     }
