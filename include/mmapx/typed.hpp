@@ -141,37 +141,54 @@ T* checked_view(std::byte* base, std::size_t size, std::size_t offset, std::size
   return std::launder(reinterpret_cast<T*>(first));
 }
 
-template <class T, class Region>
+/// The region's first byte, writable or not: checked_view adds the const
+/// that the view's element type needs.
+template <class Region>
 std::byte* region_base(Region& r) noexcept {
   return const_cast<std::byte*>(static_cast<const std::byte*>(r.data()));
 }
 
-inline constexpr std::size_t all_elements = static_cast<std::size_t>(-1);
+/// `count` elements of E at `offset` of `r`, checked; an empty array on failure.
+template <class E, class Region>
+mapped_array<E> checked_array(Region& r, std::size_t offset, std::size_t count, failure& f) noexcept {
+  E* first = checked_view<E>(region_base(r), r.size(), offset, count, f);
+  return f ? mapped_array<E>{} : mapped_array<E>{first, count};
+}
+
+/// How many T fit from `offset` to the end of `size` bytes: what view_array
+/// without a count asks for. An offset past the end asks for one, so that
+/// the check reports it.
+template <class T>
+std::size_t fitting_count(std::size_t size, std::size_t offset) noexcept {
+  return offset <= size ? (size - offset) / sizeof(T) : 1;
+}
 
 }  // namespace detail
 
 // --- one object ------------------------------------------------------------
 
-/// One T at `offset`, checked for size and alignment once.
+/// One T at `offset`, checked for size and alignment once. Errors:
+/// errc::view_too_large, errc::view_misaligned.
 template <mappable T, access A>
 mapped<detail::view_element<T, A>> view(region<A>& r, std::size_t offset = 0) {
   using E = detail::view_element<T, A>;
   return mapped<E>(detail::throwing([&](detail::failure& f) {
-    return detail::checked_view<E>(detail::region_base<T>(r), r.size(), offset, 1, f);
+    return detail::checked_view<E>(detail::region_base(r), r.size(), offset, 1, f);
   }));
 }
+/// The noexcept form: on error `ec` is set and the view holds null.
 template <mappable T, access A>
 mapped<detail::view_element<T, A>> view(region<A>& r, std::size_t offset, std::error_code& ec) noexcept {
   using E = detail::view_element<T, A>;
   return mapped<E>(detail::reporting(ec, [&](detail::failure& f) {
-    return detail::checked_view<E>(detail::region_base<T>(r), r.size(), offset, 1, f);
+    return detail::checked_view<E>(detail::region_base(r), r.size(), offset, 1, f);
   }));
 }
 /// The same through a const region: the object is const whatever A is.
 template <mappable T, access A>
 mapped<const T> view(const region<A>& r, std::size_t offset = 0) {
   return mapped<const T>(detail::throwing([&](detail::failure& f) {
-    return detail::checked_view<const T>(detail::region_base<T>(r), r.size(), offset, 1, f);
+    return detail::checked_view<const T>(detail::region_base(r), r.size(), offset, 1, f);
   }));
 }
 // A view of a temporary region would dangle at once.
@@ -180,46 +197,55 @@ void view(region<A>&&, std::size_t = 0) = delete;
 
 // --- arrays ----------------------------------------------------------------
 
-namespace detail {
-template <class T>
-std::size_t fitting_count(std::size_t size, std::size_t offset) noexcept {
-  return offset <= size ? (size - offset) / sizeof(T) : 1;  // 1: let the check report it
-}
-}  // namespace detail
-
-/// `count` elements of T from `offset`; by default as many as fit.
+/// As many elements of T as fit from `offset` to the end of the region.
+/// Errors: errc::view_too_large (offset past the end), errc::view_misaligned.
 template <mappable T, access A>
-mapped_array<detail::view_element<T, A>> view_array(region<A>& r, std::size_t offset = 0,
-                                                    std::size_t count = detail::all_elements) {
-  using E = detail::view_element<T, A>;
-  if (count == detail::all_elements) count = detail::fitting_count<T>(r.size(), offset);
-  E* first = detail::throwing([&](detail::failure& f) {
-    return detail::checked_view<E>(detail::region_base<T>(r), r.size(), offset, count, f);
+mapped_array<detail::view_element<T, A>> view_array(region<A>& r, std::size_t offset = 0) {
+  return detail::throwing([&](detail::failure& f) {
+    return detail::checked_array<detail::view_element<T, A>>(r, offset, detail::fitting_count<T>(r.size(), offset), f);
   });
-  return {first, count};
 }
+/// Exactly `count` elements of T from `offset`. A count that does not fit is
+/// an error, never "as many as fit": errc::size_overflow (count × sizeof(T)
+/// overflows), errc::view_too_large, errc::view_misaligned.
+template <mappable T, access A>
+mapped_array<detail::view_element<T, A>> view_array(region<A>& r, std::size_t offset, std::size_t count) {
+  return detail::throwing([&](detail::failure& f) {
+    return detail::checked_array<detail::view_element<T, A>>(r, offset, count, f);
+  });
+}
+/// The noexcept form of view_array(r, offset): an empty array on error.
+template <mappable T, access A>
+mapped_array<detail::view_element<T, A>> view_array(region<A>& r, std::size_t offset, std::error_code& ec) noexcept {
+  return detail::reporting(ec, [&](detail::failure& f) {
+    return detail::checked_array<detail::view_element<T, A>>(r, offset, detail::fitting_count<T>(r.size(), offset), f);
+  });
+}
+/// The noexcept form of view_array(r, offset, count): an empty array on error.
 template <mappable T, access A>
 mapped_array<detail::view_element<T, A>> view_array(region<A>& r, std::size_t offset, std::size_t count,
                                                     std::error_code& ec) noexcept {
-  using E = detail::view_element<T, A>;
-  if (count == detail::all_elements) count = detail::fitting_count<T>(r.size(), offset);
-  E* first = detail::reporting(ec, [&](detail::failure& f) {
-    return detail::checked_view<E>(detail::region_base<T>(r), r.size(), offset, count, f);
+  return detail::reporting(ec, [&](detail::failure& f) {
+    return detail::checked_array<detail::view_element<T, A>>(r, offset, count, f);
   });
-  return ec ? mapped_array<E>{} : mapped_array<E>{first, count};
 }
 /// The same through a const region: the elements are const whatever A is.
 template <mappable T, access A>
-mapped_array<const T> view_array(const region<A>& r, std::size_t offset = 0,
-                                 std::size_t count = detail::all_elements) {
-  if (count == detail::all_elements) count = detail::fitting_count<T>(r.size(), offset);
-  const T* first = detail::throwing([&](detail::failure& f) {
-    return detail::checked_view<const T>(detail::region_base<T>(r), r.size(), offset, count, f);
+mapped_array<const T> view_array(const region<A>& r, std::size_t offset = 0) {
+  return detail::throwing([&](detail::failure& f) {
+    return detail::checked_array<const T>(r, offset, detail::fitting_count<T>(r.size(), offset), f);
   });
-  return {first, count};
 }
+/// Exactly `count` const elements through a const region.
 template <mappable T, access A>
-void view_array(region<A>&&, std::size_t = 0, std::size_t = 0) = delete;
+mapped_array<const T> view_array(const region<A>& r, std::size_t offset, std::size_t count) {
+  return detail::throwing([&](detail::failure& f) { return detail::checked_array<const T>(r, offset, count, f); });
+}
+// Arrays over a temporary region would dangle at once.
+template <mappable T, access A>
+void view_array(region<A>&&, std::size_t = 0) = delete;
+template <mappable T, access A>
+void view_array(region<A>&&, std::size_t, std::size_t) = delete;
 
 }  // namespace mmapx
 
