@@ -18,7 +18,7 @@
 #include <cstring>
 #include <string>
 
-#include "region.hpp"
+#include "file.hpp"
 
 namespace mmapx {
 
@@ -129,8 +129,11 @@ public:
   }
 
   /// Maps [offset, offset + length) of the object; length 0 means "to the
-  /// current end". The region holds its own descriptor, so it may outlive
-  /// this object.
+  /// current end". The rules of map_file: a read-only or copy-on-write
+  /// mapping past the end is errc::offset_beyond_end / length_beyond_end,
+  /// a writable one grows the object first; an end past the largest off_t
+  /// is errc::size_overflow. The region holds its own descriptor, so it may
+  /// outlive this object.
   template <access A = access::read_write>
   region<A> map(std::uint64_t offset = 0, std::size_t length = 0, const map_options& opts = {}) const {
     return detail::throwing([&](detail::failure& f) { return map_impl<A>(offset, length, opts, f); });
@@ -253,18 +256,11 @@ private:
       f.fail(errc::not_mapped, "map shared memory (no shared memory object)");
       return {};
     }
-    if (length == 0) {
-      const std::size_t end = size_impl(f);
-      if (f) return {};
-      if (offset > end) {
-        f.at(offset).fail(errc::offset_beyond_end, "map shared memory");
-        return {};
-      }
-      length = static_cast<std::size_t>(end - offset);
-    }
     auto fd = detail::dup_fd(fd_.get(), f);
     if (f) return {};
-    return detail::map_fd_range<A>(std::move(fd), offset, length, opts, f);
+    // The rules of file mappings: read-only and copy-on-write mappings stop
+    // at the end, a writable one grows the object first (no SIGBUS later).
+    return detail::map_open_file<A>(std::move(fd), {.offset = offset, .length = length, .map = opts}, f);
   }
 
   unique_fd fd_;
