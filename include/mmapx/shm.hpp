@@ -206,12 +206,11 @@ private:
     shm.owns_name_ = created;
     if (created && ::fchmod(shm.fd_.get(), o.permissions) != 0) {
       f.fail_errno("set shared memory permissions");
-      return shm;  // its destructor unlinks the name it created
-    }
-    if (m != mode::open) {
+    } else if (m != mode::open) {
       const std::size_t current = shm.size_impl(f);
       if (!f && current < size) shm.resize_impl(size, f);
     }
+    if (f) return shared_memory{};  // a failed call leaves nothing: `shm` unlinks a name it created
     return shm;
   }
 
@@ -241,6 +240,7 @@ private:
 
   bool resize_impl(std::size_t new_size, detail::failure& f) const noexcept {
     f.subject = name_.c_str();
+    if (new_size > largest_file_end) return f.at(new_size).fail(errc::size_overflow, "resize shared memory");
     if (::ftruncate(fd_.get(), static_cast<off_t>(new_size)) != 0) {
       f.at(new_size);
       return f.fail_errno("resize shared memory");
