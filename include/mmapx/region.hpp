@@ -9,10 +9,11 @@
 // Every backend (file, anonymous, memfd, shm, devices, the kernel module)
 // ends in detail::map_fd_range or detail::map_anonymous_range below.
 //
-// A default-constructed or moved-from region is empty: size() is 0, data() is
-// nullptr, whole-region operations have nothing to do and succeed, any
-// non-empty sub-range is errc::range_outside_region, and resize reports
-// errc::not_mapped. Using one is always safe.
+// A default-constructed, moved-from or unmap()ped region is empty: size() is
+// 0, data() is nullptr, whole-region operations have nothing to do and
+// succeed, any non-empty sub-range is errc::range_outside_region, and resize
+// reports errc::not_mapped. Using one is always safe. (resize(0) is not
+// unmap(): the region keeps its backing and can grow again.)
 #pragma once
 
 #include <sys/mman.h>
@@ -203,12 +204,13 @@ public:
   }
 
   /// Unmaps now, reporting a munmap failure (the destructor cannot). The
-  /// region is empty afterwards.
+  /// region is then empty like a default-constructed one: its descriptor is
+  /// closed and resize() reports errc::not_mapped.
   void unmap() {
-    detail::throwing([&](detail::failure& f) { unmap_impl(f); });
+    detail::throwing([&](detail::failure& f) { unmap_all(f); });
   }
   void unmap(std::error_code& ec) noexcept {
-    detail::reporting(ec, [&](detail::failure& f) { unmap_impl(f); });
+    detail::reporting(ec, [&](detail::failure& f) { unmap_all(f); });
   }
 
 private:
@@ -355,6 +357,18 @@ private:
     map_length_ = 0;
     data_ = nullptr;
     size_ = 0;
+    return true;
+  }
+
+  /// unmap(): the region becomes what a default-constructed one is, its
+  /// descriptor closed, so resize() afterwards is errc::not_mapped.
+  bool unmap_all(detail::failure& f) noexcept {
+    if (!unmap_impl(f)) return false;
+    offset_ = 0;
+    page_ = 0;
+    kind_ = detail::backing::none;
+    opts_ = {};
+    fd_.reset();
     return true;
   }
 
