@@ -33,7 +33,7 @@ namespace detail {
 
 /// Rewrites the bare errno of a refused open or mmap into what the caller must know.
 inline void explain_devmem_failure(failure& f) noexcept {
-  const bool opening = std::string_view(f.operation) == "open";
+  const bool opening = f.step == stage::open;
   if (f.code == std::errc::no_such_file_or_directory && opening) {
     f.operation = "open (no /dev/mem: kernel without CONFIG_DEVMEM, or /dev not populated)";
   } else if ((f.code == std::errc::permission_denied || f.code == std::errc::operation_not_permitted) &&
@@ -45,7 +45,7 @@ inline void explain_devmem_failure(failure& f) noexcept {
         "MiB and no device memory claimed by a driver)";
   } else if (f.code == std::errc::invalid_argument || f.code == std::errc::value_too_large) {
     f.operation = "map physical range (outside the physical address space)";
-  } else if (std::string_view(f.operation) == "mmap") {
+  } else if (f.step == stage::map) {
     f.operation = "map physical range";
   }
 }

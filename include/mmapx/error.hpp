@@ -4,12 +4,31 @@
 // (std::system_error whose message names the operation and the path or
 // address) and a noexcept form taking std::error_code&. Both are generated
 // from one implementation that fills a detail::failure, so the two forms can
-// never disagree. Nothing here aborts or prints.
+// never disagree. Nothing here aborts or prints. (docs/regions.md, "Errors",
+// says why both forms stay.)
+//
+// Writing an implementation (a new backend, say):
+//   f.subject = path;                      // copied, bounded: may point anywhere
+//   f.fd = fd;                             // when there is no path
+//   if (::ioctl(...) != 0) return f.fail_errno("ioctl");
+//   return f.at(offset).fail(errc::range_outside_region, "map buffer");
+// `operation` is a string literal for the message only: code never compares
+// it. Code that must know which step failed (to explain a refusal, as
+// devmem.hpp and pci.hpp do) branches on `f.step`, which open_fd and the
+// mmap call record as stage::open and stage::map; a backend that needs
+// another step passes it: f.fail_errno("ioctl", stage::control).
+// `subject` is an owned, bounded copy (longer text keeps its head and tail
+// around "..."), so it never dangles and filling it never throws; reading it
+// gives a `const char*` (null when unset), as the old borrowed pointer did.
 #pragma once
 
 #include <cerrno>
 #include <cstdint>
+#include <unistd.h>
+
+#include <climits>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -109,46 +128,109 @@ struct std::is_error_code_enum<mmapx::errc> : std::true_type {};
 
 namespace mmapx::detail {
 
+/// The step of an operation that failed, for code that rewrites an error
+/// to explain it. Values are only ever added.
+enum class stage : std::uint8_t {
+  other,    ///< a step without a name of its own (argument checks, most calls)
+  open,     ///< opening a path (detail::open_fd)
+  map,      ///< the mmap(2) call itself
+  control,  ///< an ioctl or a sysfs write that configures a device
+};
+
+/// A copy of a path or name for an error message: owned, so it cannot
+/// dangle, and bounded, so that filling it never allocates or throws. Text
+/// longer than `capacity - 1` bytes keeps its head and tail around "...".
+class bounded_text {
+public:
+  /// Bytes kept, terminator included.
+  static constexpr std::size_t capacity = 256;
+
+  /// Copies `text`; null clears (reads back as null).
+  bounded_text& operator=(const char* text) noexcept {
+    if (text == nullptr) {
+      set_ = false;
+      text_[0] = '\0';
+      return *this;
+    }
+    return *this = std::string_view(text);
+  }
+  /// Copies `text` (up to an embedded NUL, as a C string would show it).
+  bounded_text& operator=(std::string_view text) noexcept {
+    text = text.substr(0, text.find('\0'));
+    set_ = true;
+    if (text.size() < capacity) {
+      std::memcpy(text_, text.data(), text.size());
+      text_[text.size()] = '\0';
+      return *this;
+    }
+    constexpr std::size_t marker = 3, head = (capacity - 1 - marker) / 2, tail = capacity - 1 - marker - head;
+    std::memcpy(text_, text.data(), head);
+    std::memcpy(text_ + head, "...", marker);
+    std::memcpy(text_ + head + marker, text.data() + text.size() - tail, tail);
+    text_[capacity - 1] = '\0';
+    return *this;
+  }
+  /// True when nothing was set.
+  [[nodiscard]] bool empty() const noexcept { return !set_; }
+  /// The text, or null when unset: reads like the `const char*` it replaced.
+  operator const char*() const noexcept { return set_ ? text_ : nullptr; }
+
+private:
+  char text_[capacity] = {};
+  bool set_ = false;
+};
+
 /// What went wrong, where: filled by the one implementation of an operation.
-/// Holds no owned strings so that filling it can never throw.
+/// Filling it never allocates or throws; see the top of this header.
 struct failure {
+  /// fd's value when the call had no descriptor (-1 is a descriptor a caller
+  /// may pass, and the message then says "fd -1").
+  static constexpr int no_fd = INT_MIN;
+
   std::error_code code;
-  const char* operation = "";    ///< e.g. "open", "mmap", "flush"
-  const char* subject = nullptr; ///< a path or name, if the call had one
-  int fd = -1;                   ///< the descriptor, when the call had no path
+  const char* operation = "";    ///< a string literal naming the step, e.g. "open", "mmap", "flush"
+  stage step = stage::other;     ///< the same step as a value, for code that branches on it
+  bounded_text subject;          ///< a path or name, if the call had one
+  int fd = no_fd;                ///< the descriptor, when the call had no path
   std::uint64_t address = 0;     ///< offset or physical address, if relevant
   bool has_address = false;
 
+  /// True when an error was recorded.
   explicit operator bool() const noexcept { return static_cast<bool>(code); }
 
   /// Records an error and returns false, so `return f.fail(...)` reads well.
-  bool fail(std::error_code ec, const char* op) noexcept {
+  bool fail(std::error_code ec, const char* op, stage s = stage::other) noexcept {
     code = ec;
     operation = op;
+    step = s;
     return false;
   }
-  bool fail(errc e, const char* op) noexcept { return fail(make_error_code(e), op); }
+  /// Records an mmapx error.
+  bool fail(errc e, const char* op, stage s = stage::other) noexcept { return fail(make_error_code(e), op, s); }
   /// Records the current errno.
-  bool fail_errno(const char* op) noexcept {
-    return fail(std::error_code(errno, std::system_category()), op);
+  bool fail_errno(const char* op, stage s = stage::other) noexcept {
+    return fail(std::error_code(errno, std::system_category()), op, s);
   }
+  /// Records the offset or address the failure concerns ("at 0x…").
   failure& at(std::uint64_t addr) noexcept {
     address = addr;
     has_address = true;
     return *this;
   }
 
-  /// "mmapx: open '/data/x': No such file or directory" (formatting only
-  /// happens on the throwing path).
+  /// "mmapx: open '/data/x': No such file or directory"; a descriptor is
+  /// named with the file behind it: "mmapx: flush '/data/x' (fd 5) at 0x0"
+  /// (formatting only happens on the throwing path).
   std::string what() const {
     std::string text = "mmapx: ";
     text += operation;
-    if (subject != nullptr) {
+    if (!subject.empty()) {
       text += " '";
       text += subject;
       text += '\'';
-    } else if (fd >= 0) {
-      text += " fd " + std::to_string(fd);
+    } else if (fd != no_fd) {
+      const std::string file = file_behind_fd();
+      text += file.empty() ? " fd " + std::to_string(fd) : " '" + file + "' (fd " + std::to_string(fd) + ")";
     }
     if (has_address) {
       char buf[32];
@@ -158,8 +240,22 @@ struct failure {
     return text;
   }
 
+  /// Throws std::system_error(code, what()) if an error was recorded.
   void throw_if_failed() const {
     if (code) throw std::system_error(code, what());
+  }
+
+private:
+  /// The file `fd` has open (from /proc/self/fd), bounded; "" if unknown.
+  std::string file_behind_fd() const {
+    if (fd < 0) return {};
+    char link[32], target[PATH_MAX];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    const ssize_t n = ::readlink(link, target, sizeof target);
+    if (n <= 0) return {};
+    bounded_text name;
+    name = std::string_view(target, static_cast<std::size_t>(n));
+    return static_cast<const char*>(name);
   }
 };
 

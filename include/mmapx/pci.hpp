@@ -137,8 +137,8 @@ region<A> map_pci_bar_impl(const char* address, unsigned index, const pci_map_op
   std::snprintf(path, sizeof path, "%s/%s/resource%u%s", pci_root, address, index,
                 o.write_combining ? "_wc" : "");
   auto r = map_device_impl<A>(path, o.offset, length, {.map = o.map}, f);
-  f.subject = address;  // `path` is about to go away; the address says the same
-  if (f && std::string_view(f.operation) == "open") f.operation = "open sysfs resource file of PCI BAR";
+  f.subject = address;  // shorter than the sysfs path, and says the same
+  if (f && f.step == stage::open) f.operation = "open sysfs resource file of PCI BAR";
   return r;
 }
 

@@ -404,7 +404,7 @@ template <access A>
 region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_t length,
                     const map_options& opts, failure& f) noexcept {
   region<A> r;
-  if (fd && f.fd < 0 && f.subject == nullptr) f.fd = fd.get();
+  if (fd && f.fd == failure::no_fd && f.subject.empty()) f.fd = fd.get();
   if (!checked_add<std::uint64_t>(offset, length)) {
     f.at(offset).fail(errc::size_overflow, "map");
     return r;
@@ -488,7 +488,7 @@ region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_
     base = try_map(page, 0);
   }
   if (base == MAP_FAILED) {
-    f.fail_errno("mmap");
+    f.fail_errno("mmap", stage::map);
     f.at(opts.place == placement::fixed_noreplace
              ? static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(opts.hint))
              : offset);

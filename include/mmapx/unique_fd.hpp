@@ -73,7 +73,7 @@ inline unique_fd open_fd(const char* path, int flags, mode_t mode, failure& f) n
     fd = ::open(path, flags | O_CLOEXEC | O_NONBLOCK, mode);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) {
-    f.fail_errno("open");
+    f.fail_errno("open", stage::open);
     f.subject = path;
     return unique_fd();
   }
