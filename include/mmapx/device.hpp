@@ -103,6 +103,7 @@ template <access A = access::read_write>
 region<A> map_device(const std::filesystem::path& path, std::uint64_t offset, std::size_t length,
                      const device_options& opts = {}) {
   return detail::throwing([&](detail::failure& f) {
+    if (!detail::check_path(path.native(), f)) return region<A>{};
     return detail::map_device_impl<A>(path.c_str(), offset, length, opts, f);
   });
 }
@@ -110,6 +111,7 @@ template <access A = access::read_write>
 region<A> map_device(const std::filesystem::path& path, std::uint64_t offset, std::size_t length,
                      const device_options& opts, std::error_code& ec) noexcept {
   return detail::reporting(ec, [&](detail::failure& f) {
+    if (!detail::check_path(path.native(), f)) return region<A>{};
     return detail::map_device_impl<A>(path.c_str(), offset, length, opts, f);
   });
 }

@@ -120,7 +120,9 @@ region<A> map_open_file(unique_fd fd, const file_options& o, failure& f) noexcep
 }
 
 template <access A>
-region<A> map_file_path(const char* path, const file_options& o, failure& f) noexcept {
+region<A> map_file_path(const std::filesystem::path& whole, const file_options& o, failure& f) noexcept {
+  if (!check_path(whole.native(), f)) return {};
+  const char* path = whole.c_str();
   f.subject = path;
   if (A != access::read_write && o.open != open_mode::existing) {
     f.fail(std::make_error_code(std::errc::invalid_argument),
@@ -152,11 +154,11 @@ region<A> map_file_fd(int fd, const file_options& o, failure& f) noexcept {
 /// Maps a file by path. Throws std::system_error naming the path.
 template <access A = access::read>
 region<A> map_file(const std::filesystem::path& path, const file_options& opts = {}) {
-  return detail::throwing([&](detail::failure& f) { return detail::map_file_path<A>(path.c_str(), opts, f); });
+  return detail::throwing([&](detail::failure& f) { return detail::map_file_path<A>(path, opts, f); });
 }
 template <access A = access::read>
 region<A> map_file(const std::filesystem::path& path, const file_options& opts, std::error_code& ec) noexcept {
-  return detail::reporting(ec, [&](detail::failure& f) { return detail::map_file_path<A>(path.c_str(), opts, f); });
+  return detail::reporting(ec, [&](detail::failure& f) { return detail::map_file_path<A>(path, opts, f); });
 }
 
 /// Maps an already-open file. The region keeps its own duplicate of `fd`;

@@ -61,9 +61,9 @@ inline bool is_hex(char c) noexcept {
 
 /// Accepts exactly the form sysfs uses: "0000:00:04.0". Also what keeps a
 /// caller's string from reaching a path outside the device directory.
-inline bool check_pci_address(const char* address, failure& f) noexcept {
+inline bool check_pci_address(std::string_view address, failure& f) noexcept {
   f.subject = address;
-  const std::string_view a(address);
+  const std::string_view a = address;  // an embedded NUL makes it longer than 12: refused
   bool ok = a.size() == 12 && a[4] == ':' && a[7] == ':' && a[10] == '.' && a[11] >= '0' && a[11] <= '7';
   for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) ok = ok && i < a.size() && is_hex(a[i]);
   if (!ok) return f.fail(errc::parse_error, pci_address_syntax);
@@ -89,7 +89,7 @@ inline bool parse_pci_resource(const char* text, unsigned index, pci_bar& bar) n
   return true;
 }
 
-inline pci_bar pci_bar_impl(const char* address, unsigned index, failure& f) noexcept {
+inline pci_bar pci_bar_impl(std::string_view address, unsigned index, failure& f) noexcept {
   pci_bar bar;
   if (!check_pci_address(address, f)) return bar;
   if (index >= pci_bar_count) {
@@ -97,7 +97,7 @@ inline pci_bar pci_bar_impl(const char* address, unsigned index, failure& f) noe
     return bar;
   }
   char path[64];
-  std::snprintf(path, sizeof path, "%s/%s/resource", pci_root, address);
+  std::snprintf(path, sizeof path, "%s/%.*s/resource", pci_root, static_cast<int>(address.size()), address.data());
   char text[1024];
   read_text_file(path, text, sizeof text, "read sysfs resource of PCI device", f);
   f.subject = address;
@@ -109,7 +109,7 @@ inline pci_bar pci_bar_impl(const char* address, unsigned index, failure& f) noe
 }
 
 template <access A>
-region<A> map_pci_bar_impl(const char* address, unsigned index, const pci_map_options& o,
+region<A> map_pci_bar_impl(std::string_view address, unsigned index, const pci_map_options& o,
                            failure& f) noexcept {
   const pci_bar bar = pci_bar_impl(address, index, f);
   if (f) return {};
@@ -134,7 +134,7 @@ region<A> map_pci_bar_impl(const char* address, unsigned index, const pci_map_op
   }
   const std::size_t length = o.length != 0 ? o.length : static_cast<std::size_t>(bar.size - o.offset);
   char path[64];
-  std::snprintf(path, sizeof path, "%s/%s/resource%u%s", pci_root, address, index,
+  std::snprintf(path, sizeof path, "%s/%.*s/resource%u%s", pci_root, static_cast<int>(address.size()), address.data(), index,
                 o.write_combining ? "_wc" : "");
   auto r = map_device_impl<A>(path, o.offset, length, {.map = o.map}, f);
   f.subject = address;  // shorter than the sysfs path, and says the same
@@ -177,11 +177,11 @@ inline std::vector<std::string> find_pci_devices_impl(std::uint16_t vendor, std:
 
 /// Sets or clears bits of the command register's byte `which` (4 or 5) in
 /// config space, through sysfs.
-inline bool pci_command_bits_impl(const char* address, off_t which, unsigned char bits, bool set,
+inline bool pci_command_bits_impl(std::string_view address, off_t which, unsigned char bits, bool set,
                                   failure& f) noexcept {
   if (!check_pci_address(address, f)) return false;
   char path[64];
-  std::snprintf(path, sizeof path, "%s/%s/config", pci_root, address);
+  std::snprintf(path, sizeof path, "%s/%.*s/config", pci_root, static_cast<int>(address.size()), address.data());
   auto fd = open_fd(path, O_RDWR, 0, f);
   f.subject = address;
   if (f) {
@@ -206,12 +206,12 @@ inline constexpr unsigned char pci_intx_disable = 0x04;  // command bit 10
 /// after each one, since that driver has no irqcontrol.
 inline void pci_enable_intx(const std::string& device, bool enable = true) {
   detail::throwing([&](detail::failure& f) {
-    detail::pci_command_bits_impl(device.c_str(), detail::pci_command_high, detail::pci_intx_disable, !enable, f);
+    detail::pci_command_bits_impl(device, detail::pci_command_high, detail::pci_intx_disable, !enable, f);
   });
 }
 inline void pci_enable_intx(const std::string& device, bool enable, std::error_code& ec) noexcept {
   detail::reporting(ec, [&](detail::failure& f) {
-    detail::pci_command_bits_impl(device.c_str(), detail::pci_command_high, detail::pci_intx_disable, !enable, f);
+    detail::pci_command_bits_impl(device, detail::pci_command_high, detail::pci_intx_disable, !enable, f);
   });
 }
 
@@ -220,12 +220,12 @@ inline void pci_enable_intx(const std::string& device, bool enable, std::error_c
 /// user-space driver must do it itself.
 inline void pci_enable_bus_master(const std::string& device, bool enable = true) {
   detail::throwing([&](detail::failure& f) {
-    detail::pci_command_bits_impl(device.c_str(), detail::pci_command_low, detail::pci_bus_master, enable, f);
+    detail::pci_command_bits_impl(device, detail::pci_command_low, detail::pci_bus_master, enable, f);
   });
 }
 inline void pci_enable_bus_master(const std::string& device, bool enable, std::error_code& ec) noexcept {
   detail::reporting(ec, [&](detail::failure& f) {
-    detail::pci_command_bits_impl(device.c_str(), detail::pci_command_low, detail::pci_bus_master, enable, f);
+    detail::pci_command_bits_impl(device, detail::pci_command_low, detail::pci_bus_master, enable, f);
   });
 }
 
@@ -240,24 +240,24 @@ inline std::vector<std::string> find_pci_devices(std::uint16_t vendor, std::uint
 
 /// What sysfs says about BAR `index` (0 to 5) of `device` ("0000:00:04.0").
 inline pci_bar pci_bar_info(const std::string& device, unsigned index) {
-  return detail::throwing([&](detail::failure& f) { return detail::pci_bar_impl(device.c_str(), index, f); });
+  return detail::throwing([&](detail::failure& f) { return detail::pci_bar_impl(device, index, f); });
 }
 inline pci_bar pci_bar_info(const std::string& device, unsigned index, std::error_code& ec) noexcept {
-  return detail::reporting(ec, [&](detail::failure& f) { return detail::pci_bar_impl(device.c_str(), index, f); });
+  return detail::reporting(ec, [&](detail::failure& f) { return detail::pci_bar_impl(device, index, f); });
 }
 
 /// Maps a memory BAR (or part of it) of `device`.
 template <access A = access::read_write>
 region<A> map_pci_bar(const std::string& device, unsigned index, const pci_map_options& opts = {}) {
   return detail::throwing([&](detail::failure& f) {
-    return detail::map_pci_bar_impl<A>(device.c_str(), index, opts, f);
+    return detail::map_pci_bar_impl<A>(device, index, opts, f);
   });
 }
 template <access A = access::read_write>
 region<A> map_pci_bar(const std::string& device, unsigned index, const pci_map_options& opts,
                       std::error_code& ec) noexcept {
   return detail::reporting(ec, [&](detail::failure& f) {
-    return detail::map_pci_bar_impl<A>(device.c_str(), index, opts, f);
+    return detail::map_pci_bar_impl<A>(device, index, opts, f);
   });
 }
 

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <string_view>
 #include <utility>
 
 #include "error.hpp"
@@ -54,6 +55,15 @@ private:
 };
 
 namespace detail {
+
+/// A path held in a string may contain a NUL byte, and as a C string it
+/// would name another file (the part before the NUL): refused here, by
+/// every call that takes a path as a string.
+inline bool check_path(std::string_view path, failure& f) noexcept {
+  if (path.find('\0') == std::string_view::npos) return true;
+  f.subject = path;  // shows the part before the NUL
+  return f.fail(std::make_error_code(std::errc::invalid_argument), "open (the path contains a NUL byte)");
+}
 
 /// Clears O_NONBLOCK on an open descriptor (see open_fd).
 inline bool clear_nonblocking(int fd, failure& f) noexcept {
