@@ -108,6 +108,19 @@ inline pci_bar pci_bar_impl(std::string_view address, unsigned index, failure& f
   return bar;
 }
 
+/// Rewrites the bare errno of a refused open or mmap of a BAR into what the
+/// caller must know (as devmem.hpp does for /dev/mem); the code is kept.
+inline void explain_pci_bar_failure(failure& f) noexcept {
+  const bool refused = f.code == std::errc::operation_not_permitted || f.code == std::errc::permission_denied;
+  if (f.step == stage::open) {
+    f.operation = refused ? "open sysfs resource file of PCI BAR (needs root)" : "open sysfs resource file of PCI BAR";
+  } else if (f.step == stage::map) {
+    f.operation = refused ? "map PCI BAR (refused by the kernel: needs root or CAP_SYS_ADMIN; forbidden under "
+                            "kernel lockdown; or a driver has claimed the BAR exclusively)"
+                          : "map PCI BAR";
+  }
+}
+
 template <access A>
 region<A> map_pci_bar_impl(std::string_view address, unsigned index, const pci_map_options& o,
                            failure& f) noexcept {
@@ -138,7 +151,7 @@ region<A> map_pci_bar_impl(std::string_view address, unsigned index, const pci_m
                 o.write_combining ? "_wc" : "");
   auto r = map_device_impl<A>(path, o.offset, length, {.map = o.map}, f);
   f.subject = address;  // shorter than the sysfs path, and says the same
-  if (f && f.step == stage::open) f.operation = "open sysfs resource file of PCI BAR";
+  if (f) explain_pci_bar_failure(f);
   return r;
 }
 

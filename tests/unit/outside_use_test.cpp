@@ -192,3 +192,28 @@ TEST_CASE("messages name the descriptor, the file behind it, and cap long paths"
   CHECK(long_msg.size() < 600);
   CHECK(contains(long_msg, "..."));
 }
+
+TEST_CASE("a PCI BAR mapping the kernel refuses is explained like /dev/mem's", "[outside]") {
+  // The kernel's refusal cannot be provoked on the build machine (the VM
+  // suite maps real BARs); the explanation is checked on the failure record.
+  for (const auto code : {std::errc::operation_not_permitted, std::errc::permission_denied}) {
+    detail::failure f;
+    f.subject = "0000:00:06.0";
+    f.fail(std::make_error_code(code), "mmap", detail::stage::map);
+    detail::explain_pci_bar_failure(f);
+    const std::string text = f.what();
+    CHECK(contains(text, "CAP_SYS_ADMIN"));
+    CHECK(contains(text, "lockdown"));
+    CHECK(contains(text, "driver"));
+    CHECK(contains(text, "0000:00:06.0"));
+    CHECK(f.code == code);  // the code is kept; only the text explains
+  }
+  detail::failure opening;
+  opening.fail(std::make_error_code(std::errc::permission_denied), "open", detail::stage::open);
+  detail::explain_pci_bar_failure(opening);
+  CHECK(contains(opening.what(), "root"));
+  detail::failure other;
+  other.fail(std::make_error_code(std::errc::invalid_argument), "mmap", detail::stage::map);
+  detail::explain_pci_bar_failure(other);
+  CHECK(std::string(other.operation) == "map PCI BAR");
+}
