@@ -87,12 +87,8 @@ region<A> map_open_file(unique_fd fd, const file_options& o, failure& f) noexcep
     }
     length = file_size - o.offset;
   }
-  if (length > SIZE_MAX) {
-    f.at(o.offset).fail(errc::size_overflow, "map file");
-    return {};
-  }
-  const auto end = checked_add<std::uint64_t>(o.offset, length);
-  if (!end || *end > largest_file_end) {
+  const auto end = checked_file_end(o.offset, length);
+  if (!end || length > SIZE_MAX) {
     f.at(o.offset).fail(errc::size_overflow, "map file");
     return {};
   }

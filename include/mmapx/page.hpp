@@ -44,6 +44,15 @@ constexpr std::optional<std::uint64_t> align_up(std::uint64_t value, std::uint64
 /// an end past it as errc::size_overflow, whatever the kernel would say.
 inline constexpr std::uint64_t largest_file_end = static_cast<std::uint64_t>(INT64_MAX);
 
+/// offset + length as the end of a mapped range, or nothing when the sum
+/// overflows or passes largest_file_end: the one overflow check that every
+/// backend (and resize) makes, so all report the same errc::size_overflow.
+constexpr std::optional<std::uint64_t> checked_file_end(std::uint64_t offset, std::uint64_t length) noexcept {
+  const auto end = checked_add(offset, length);
+  if (!end || *end > largest_file_end) return std::nullopt;
+  return end;
+}
+
 /// True when [offset, offset + length) lies within [0, size), computed without overflow.
 constexpr bool range_within(std::uint64_t offset, std::uint64_t length, std::uint64_t size) noexcept {
   return offset <= size && length <= size - offset;

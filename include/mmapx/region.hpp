@@ -89,12 +89,14 @@ public:
   /// An empty region: size() 0, data() null (see the top of this header).
   region() noexcept = default;
   /// Takes over `other`'s mapping (pointers into it stay valid); `other` is left empty.
-  region(region&& other) noexcept { steal(other); }
+  region(region&& other) noexcept
+      : map_(std::exchange(other.map_, {})), src_(std::exchange(other.src_, {})) {}
   /// Unmaps the current mapping, then takes over `other`'s; `other` is left empty.
   region& operator=(region&& other) noexcept {
     if (this != &other) {
-      release_mapping();
-      steal(other);
+      reset();
+      map_ = std::exchange(other.map_, {});
+      src_ = std::exchange(other.src_, {});
     }
     return *this;
   }
@@ -102,44 +104,44 @@ public:
   region(const region&) = delete;
   region& operator=(const region&) = delete;
   /// Unmaps without flushing; a munmap error is ignored (unmap() reports it).
-  ~region() { release_mapping(); }
+  ~region() { drop_mapping(); }
 
   // --- the bytes ---------------------------------------------------------
 
   /// The first requested byte (null when empty); const for read-only regions.
-  [[nodiscard]] value_type* data() noexcept { return data_; }
-  [[nodiscard]] const std::byte* data() const noexcept { return data_; }
+  [[nodiscard]] value_type* data() noexcept { return map_.data; }
+  [[nodiscard]] const std::byte* data() const noexcept { return map_.data; }
   /// Bytes requested (the page-aligned mapping around them may be larger).
-  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::size_t size() const noexcept { return map_.size; }
   /// True when size() is 0 (an empty region, or an empty file mapped).
-  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  [[nodiscard]] bool empty() const noexcept { return map_.size == 0; }
   /// True when there is a live mapping (false for empty and moved-from regions).
-  [[nodiscard]] bool is_mapped() const noexcept { return map_length_ != 0; }
+  [[nodiscard]] bool is_mapped() const noexcept { return map_.length != 0; }
   /// The requested bytes as a span.
-  [[nodiscard]] std::span<value_type> bytes() noexcept { return {data_, size_}; }
-  [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
+  [[nodiscard]] std::span<value_type> bytes() noexcept { return {map_.data, map_.size}; }
+  [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {map_.data, map_.size}; }
   /// The first requested byte, as data(): regions work with range-for and <algorithm>.
-  [[nodiscard]] value_type* begin() noexcept { return data_; }
+  [[nodiscard]] value_type* begin() noexcept { return map_.data; }
   /// One past the last requested byte.
-  [[nodiscard]] value_type* end() noexcept { return data_ + size_; }
-  [[nodiscard]] const std::byte* begin() const noexcept { return data_; }
-  [[nodiscard]] const std::byte* end() const noexcept { return data_ + size_; }
+  [[nodiscard]] value_type* end() noexcept { return map_.data + map_.size; }
+  [[nodiscard]] const std::byte* begin() const noexcept { return map_.data; }
+  [[nodiscard]] const std::byte* end() const noexcept { return map_.data + map_.size; }
 
   /// The backing file descriptor (owned by the region), or -1.
-  [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
+  [[nodiscard]] int native_handle() const noexcept { return src_.fd.get(); }
   /// Offset of data()[0] in the backing file or object.
-  [[nodiscard]] std::uint64_t offset() const noexcept { return offset_; }
+  [[nodiscard]] std::uint64_t offset() const noexcept { return src_.offset; }
   /// Size of the pages actually used (the base page size, or a huge page size).
-  [[nodiscard]] std::size_t page_size() const noexcept { return page_ != 0 ? page_ : mmapx::page_size(); }
+  [[nodiscard]] std::size_t page_size() const noexcept { return src_.page != 0 ? src_.page : mmapx::page_size(); }
 
   // --- flush: only meaningful where writes reach a shared object ---------
 
   /// Writes dirty pages back as far as `level` says (whole region or a range).
   void flush(flush_level level = flush_level::sync) requires(A == access::read_write) {
-    detail::throwing([&](detail::failure& f) { flush_impl(0, size_, level, f); });
+    detail::throwing([&](detail::failure& f) { flush_impl(0, map_.size, level, f); });
   }
   void flush(flush_level level, std::error_code& ec) noexcept requires(A == access::read_write) {
-    detail::reporting(ec, [&](detail::failure& f) { flush_impl(0, size_, level, f); });
+    detail::reporting(ec, [&](detail::failure& f) { flush_impl(0, map_.size, level, f); });
   }
   void flush(std::size_t offset, std::size_t length, flush_level level = flush_level::sync)
     requires(A == access::read_write) {
@@ -153,8 +155,8 @@ public:
   // --- advice, protection, locking (whole region or a sub-range) ---------
 
   /// madvise(2) with portable names (whole region or a range).
-  void advise(advice a) { advise(a, 0, size_); }
-  void advise(advice a, std::error_code& ec) noexcept { advise(a, 0, size_, ec); }
+  void advise(advice a) { advise(a, 0, map_.size); }
+  void advise(advice a, std::error_code& ec) noexcept { advise(a, 0, map_.size, ec); }
   void advise(advice a, std::size_t offset, std::size_t length) {
     detail::throwing([&](detail::failure& f) { advise_impl(a, offset, length, f); });
   }
@@ -164,8 +166,8 @@ public:
 
   /// Changes page protection. On a read-only region only none/read/read_exec
   /// are accepted: the type promised the bytes would not be written.
-  void protect(protection p) { protect(p, 0, size_); }
-  void protect(protection p, std::error_code& ec) noexcept { protect(p, 0, size_, ec); }
+  void protect(protection p) { protect(p, 0, map_.size); }
+  void protect(protection p, std::error_code& ec) noexcept { protect(p, 0, map_.size, ec); }
   void protect(protection p, std::size_t offset, std::size_t length) {
     detail::throwing([&](detail::failure& f) { protect_impl(p, offset, length, f); });
   }
@@ -218,38 +220,32 @@ private:
   friend region<B> detail::map_range(unique_fd, detail::backing, std::uint64_t, std::size_t,
                                      const map_options&, detail::failure&) noexcept;
 
-  void steal(region& other) noexcept {
-    map_base_ = std::exchange(other.map_base_, nullptr);
-    map_length_ = std::exchange(other.map_length_, 0);
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-    offset_ = std::exchange(other.offset_, 0);
-    page_ = std::exchange(other.page_, 0);
-    kind_ = std::exchange(other.kind_, detail::backing::none);
-    opts_ = other.opts_;
-    fd_ = std::move(other.fd_);
+  /// Unmaps (a munmap error is ignored: unmap() is the call that reports
+  /// one) and forgets the mapping; the backing stays, so resize can grow again.
+  void drop_mapping() noexcept {
+    if (map_.length != 0) ::munmap(map_.base, map_.length);
+    map_ = {};
   }
 
-  void release_mapping() noexcept {
-    if (map_length_ != 0) ::munmap(map_base_, map_length_);
-    map_base_ = nullptr;
-    map_length_ = 0;
-    data_ = nullptr;
-    size_ = 0;
+  /// Back to what a default-constructed region is. Every field's reset is
+  /// its default member initializer: written once.
+  void reset() noexcept {
+    drop_mapping();
+    src_ = {};
   }
 
   /// The page-aligned span of the mapping that covers [offset, offset+length)
   /// of the user's bytes, or a failure if that range is not inside the region.
   bool page_span(std::size_t offset, std::size_t length, const char* op, void*& start,
                  std::size_t& bytes, detail::failure& f) const noexcept {
-    if (!range_within(offset, length, size_)) {
+    if (!range_within(offset, length, map_.size)) {
       f.at(offset);
       return f.fail(errc::range_outside_region, op);
     }
     start = nullptr;
     bytes = 0;
     if (length == 0) return true;
-    const auto first = reinterpret_cast<std::uintptr_t>(data_) + offset;
+    const auto first = reinterpret_cast<std::uintptr_t>(map_.data) + offset;
     const auto aligned = align_down(first, page_size());
     const auto last = *align_up(first + length, page_size());  // inside the mapping: cannot overflow
     start = reinterpret_cast<void*>(aligned);
@@ -265,7 +261,7 @@ private:
     if (bytes == 0) return true;
     const int how = level == flush_level::async ? MS_ASYNC : MS_SYNC;
     if (::msync(start, bytes, how) != 0) return f.at(offset).fail_errno("flush");
-    if (level == flush_level::durable && fd_ && ::fdatasync(fd_.get()) != 0) {
+    if (level == flush_level::durable && src_.fd && ::fdatasync(src_.fd.get()) != 0) {
       return f.at(offset).fail_errno("flush (fdatasync)");
     }
     return true;
@@ -321,8 +317,8 @@ private:
   }
 
   bool lock_impl(bool lock, detail::failure& f) const noexcept {
-    if (map_length_ == 0) return true;
-    const int rc = lock ? ::mlock(map_base_, map_length_) : ::munlock(map_base_, map_length_);
+    if (map_.length == 0) return true;
+    const int rc = lock ? ::mlock(map_.base, map_.length) : ::munlock(map_.base, map_.length);
     if (rc != 0) return f.fail_errno(lock ? "lock" : "unlock");
     return true;
   }
@@ -335,52 +331,49 @@ private:
   /// carried over. The region keeps its descriptor (native_handle() stays).
   bool remap_fresh(std::size_t new_size, detail::failure& f) noexcept {
     unique_fd fd;
-    if (fd_ && !(fd = detail::dup_fd(fd_.get(), f))) return false;
-    auto fresh = detail::map_range<A>(std::move(fd), kind_, offset_, new_size, opts_, f);
+    if (src_.fd && !(fd = detail::dup_fd(src_.fd.get(), f))) return false;
+    auto fresh = detail::map_range<A>(std::move(fd), src_.kind, src_.offset, new_size, src_.opts, f);
     if (f) return false;
-    const bool private_memory = kind_ != detail::backing::fd || A == access::copy_on_write;
-    if (private_memory && size_ != 0) {
+    const bool private_memory = src_.kind != detail::backing::fd || A == access::copy_on_write;
+    if (private_memory && map_.size != 0) {
       // Parts may have been protected against reading; the old mapping is
       // going away, so make all of it readable for the copy.
-      if (::mprotect(map_base_, map_length_, PROT_READ) != 0) return f.fail_errno("resize (protect for copy)");
-      std::memcpy(const_cast<std::byte*>(static_cast<const std::byte*>(fresh.data_)), data_,
-                  size_ < new_size ? size_ : new_size);
+      if (::mprotect(map_.base, map_.length, PROT_READ) != 0) return f.fail_errno("resize (protect for copy)");
+      std::memcpy(const_cast<std::byte*>(static_cast<const std::byte*>(fresh.map_.data)), map_.data,
+                  map_.size < new_size ? map_.size : new_size);
     }
-    std::swap(fresh.fd_, fd_);  // keep the original descriptor; the duplicate goes with the old mapping
+    std::swap(fresh.src_.fd, src_.fd);  // keep the original descriptor; the duplicate goes with the old mapping
     *this = std::move(fresh);
     return true;
   }
 
-  bool unmap_impl(detail::failure& f) noexcept {
-    if (map_length_ != 0 && ::munmap(map_base_, map_length_) != 0) return f.fail_errno("munmap");
-    map_base_ = nullptr;
-    map_length_ = 0;
-    data_ = nullptr;
-    size_ = 0;
-    return true;
-  }
-
-  /// unmap(): the region becomes what a default-constructed one is, its
+  /// unmap(): reports a munmap failure (and then keeps the region as it
+  /// was); on success the region is what a default-constructed one is, its
   /// descriptor closed, so resize() afterwards is errc::not_mapped.
   bool unmap_all(detail::failure& f) noexcept {
-    if (!unmap_impl(f)) return false;
-    offset_ = 0;
-    page_ = 0;
-    kind_ = detail::backing::none;
-    opts_ = {};
-    fd_.reset();
+    if (map_.length != 0 && ::munmap(map_.base, map_.length) != 0) return f.fail_errno("munmap");
+    map_ = {};
+    src_ = {};
     return true;
   }
 
-  void* map_base_ = nullptr;      // what mmap returned
-  std::size_t map_length_ = 0;    // what munmap must be given
-  value_type* data_ = nullptr;    // the user's first byte, inside the mapping
-  std::size_t size_ = 0;          // the user's length
-  std::uint64_t offset_ = 0;      // file offset of data_
-  std::size_t page_ = 0;          // page size used (0: base pages)
-  detail::backing kind_ = detail::backing::none;
-  map_options opts_{};            // kept so resize can re-create an empty mapping
-  unique_fd fd_;
+  /// The mapping itself; all zero when there is none.
+  struct mapping {
+    void* base = nullptr;        // what mmap returned (0 is a valid address)
+    std::size_t length = 0;      // what munmap must be given; 0: nothing is mapped
+    value_type* data = nullptr;  // the user's first byte, inside the mapping
+    std::size_t size = 0;        // the user's length
+  };
+  /// What the mapping shows, kept so that resize can map it again.
+  struct source {
+    std::uint64_t offset = 0;    // file offset of map_.data
+    std::size_t page = 0;        // page size used (0: base pages)
+    detail::backing kind = detail::backing::none;
+    map_options opts{};          // placement reset to anywhere
+    unique_fd fd;
+  };
+  mapping map_;
+  source src_;
 };
 
 /// The three access modes by name.
@@ -398,134 +391,138 @@ constexpr int prot_for(access a, bool exec) noexcept {
   return exec ? prot | PROT_EXEC : prot;
 }
 
-/// The mmap call itself: alignment, flags, huge pages, placement, populate,
-/// lock. Every backend gets here through map_fd_range or map_anonymous_range.
+/// The pages a mapping gets: the size it is aligned to, and the mmap flags
+/// that ask for them.
+struct page_choice {
+  std::uint64_t size = 0;  ///< page size the mapping is aligned to
+  int flags = 0;           ///< MAP_HUGETLB and its size, for anonymous huge pages
+  bool huge = false;       ///< explicit huge pages, which the kernel may not have
+};
+
+/// Explicit huge pages come from the hugetlb pool (anonymous memory) or from
+/// the file's hugetlbfs; a file elsewhere has none (errc::huge_pages_unavailable,
+/// or base pages with huge_fallback::base_pages).
+inline bool choose_pages(const unique_fd& fd, const map_options& opts, page_choice& pages, failure& f) noexcept {
+  pages = {page_size(), 0, false};
+  const std::uint64_t huge = huge_page_bytes(opts.huge);
+  if (huge == 0) return true;
+  if (!fd) {
+    pages = {huge, MAP_HUGETLB | (std::countr_zero(huge) << MAP_HUGE_SHIFT), true};
+    return true;
+  }
+  struct ::statfs fs {};
+  if (::fstatfs(fd.get(), &fs) == 0 && fs.f_type == hugetlbfs_magic) {
+    pages = {huge, 0, true};
+  } else if (opts.on_no_huge_pages == huge_fallback::fail) {
+    return f.fail(errc::huge_pages_unavailable, "map (file is not on hugetlbfs)");
+  }
+  return true;
+}
+
+/// The mmap flags of a mapping, apart from its page size.
+template <access A>
+int map_flags(backing kind, bool has_fd, const map_options& opts) noexcept {
+  const bool shared = kind == backing::anonymous_shared || (kind == backing::fd && A != access::copy_on_write);
+  int flags = shared ? MAP_SHARED : MAP_PRIVATE;
+  if (!has_fd) flags |= MAP_ANONYMOUS;
+  // Transparent huge pages must be advised before the pages are faulted in,
+  // so finish_mapping populates those after the advice.
+  if (opts.populate && opts.huge != huge_pages::transparent) flags |= MAP_POPULATE;
+  if (opts.no_reserve) flags |= MAP_NORESERVE;
+  if (opts.place == placement::fixed_noreplace) flags |= MAP_FIXED_NOREPLACE;
+  return flags;
+}
+
+/// What one mmap of an aligned range returned: `base` (MAP_FAILED with
+/// errno set on failure), the `length` mapped, and the `lead` bytes before
+/// the user's first.
+struct aligned_mapping {
+  void* base = MAP_FAILED;
+  std::size_t length = 0;
+  std::size_t lead = 0;
+};
+
+/// The one mmap call: the range around [offset, offset + length) aligned to
+/// pages of `page` bytes. The caller has checked offset + length
+/// (checked_file_end), so only a span past SIZE_MAX (32-bit) can overflow.
+inline aligned_mapping map_aligned(int fd, std::uint64_t offset, std::size_t length, std::uint64_t page, int prot,
+                                   int flags, void* hint) noexcept {
+  const std::uint64_t start = align_down(offset, page);
+  const auto span = align_up(offset - start + length, page);
+  if (!span || *span > SIZE_MAX) {
+    errno = EOVERFLOW;
+    return {};
+  }
+  return {::mmap(hint, static_cast<std::size_t>(*span), prot, flags, fd, static_cast<off_t>(start)),
+          static_cast<std::size_t>(*span), static_cast<std::size_t>(offset - start)};
+}
+
+/// The steps after the mmap: the placement check, transparent huge pages
+/// (advised, then populated as MAP_POPULATE would: best effort, since a
+/// kernel before 5.14 lacks MADV_POPULATE_*), locking. The caller's region
+/// already owns the mapping, so a failure here only has to be reported.
+inline bool finish_mapping(const aligned_mapping& m, const map_options& opts, bool write_faults,
+                           std::uint64_t offset, failure& f) noexcept {
+  // Before Linux 4.17 MAP_FIXED_NOREPLACE was an unknown flag, i.e. a hint.
+  if (opts.place == placement::fixed_noreplace && m.base != opts.hint) {
+    return f.at(reinterpret_cast<std::uintptr_t>(opts.hint)).fail(errc::placement_failed, "mmap");
+  }
+  if (opts.huge == huge_pages::transparent) {
+    if (::madvise(m.base, m.length, MADV_HUGEPAGE) != 0) return f.at(offset).fail_errno("advise (transparent huge pages)");
+    if (opts.populate) ::madvise(m.base, m.length, write_faults ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+  }
+  if (opts.lock && ::mlock(m.base, m.length) != 0) return f.at(offset).fail_errno("lock");
+  return true;
+}
+
+/// Maps [offset, offset + length) of `fd` (or anonymous memory): checks,
+/// chooses the pages, maps, and hands the mapping to a region at once, so
+/// that any later failure unmaps it by returning. Every backend gets here
+/// through map_fd_range or map_anonymous_range.
 template <access A>
 region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_t length,
                     const map_options& opts, failure& f) noexcept {
-  region<A> r;
   if (fd && f.fd == failure::no_fd && f.subject.empty()) f.fd = fd.get();
-  if (!checked_add<std::uint64_t>(offset, length)) {
+  if (!checked_file_end(offset, length)) {
     f.at(offset).fail(errc::size_overflow, "map");
-    return r;
+    return {};
   }
   if (opts.place == placement::fixed_noreplace && opts.hint == nullptr) {
-    // Address 0 is a real address to MAP_FIXED_NOREPLACE (root may map page
-    // 0), and a region at null would look empty and never be unmapped.
+    // Address 0 is a real address to MAP_FIXED_NOREPLACE (root may map page 0).
     f.fail(std::make_error_code(std::errc::invalid_argument),
            "map (placement::fixed_noreplace needs a non-null hint address)");
-    return r;
+    return {};
   }
+  page_choice pages;
+  if (!choose_pages(fd, opts, pages, f)) return {};
+  region<A> r;
+  const int raw_fd = fd ? fd.get() : -1;
+  r.src_ = {offset, 0, kind, opts, std::move(fd)};
+  r.src_.opts.place = placement::anywhere;  // a later re-map (resize) may go anywhere
+  r.src_.opts.hint = nullptr;
+  if (length == 0) return r;  // an empty file maps to an empty region that keeps its fd, so it can grow
 
-  std::uint64_t page = page_size();
-  const std::uint64_t huge = huge_page_bytes(opts.huge);
-  bool hugetlb_file = false;
-  if (huge != 0 && fd) {
-    // A file mapping gets huge pages only from a hugetlbfs file.
-    struct ::statfs fs {};
-    hugetlb_file = ::fstatfs(fd.get(), &fs) == 0 && fs.f_type == hugetlbfs_magic;
-    if (hugetlb_file) {
-      page = huge;
-    } else if (opts.on_no_huge_pages == huge_fallback::fail) {
-      f.fail(errc::huge_pages_unavailable, "map (file is not on hugetlbfs)");
-      return r;
-    }
-  }
-
-  r.offset_ = offset;
-  r.kind_ = kind;
-  r.opts_ = opts;
-  r.opts_.place = placement::anywhere;  // a later re-map (resize) may go anywhere
-  r.opts_.hint = nullptr;
-  if (length == 0) {
-    // An empty file maps to an empty region; it keeps its fd so it can grow.
-    r.fd_ = std::move(fd);
-    return r;
-  }
-
-  int flags = 0;
-  const bool shared = kind == backing::anonymous_shared ||
-                      (kind == backing::fd && A != access::copy_on_write);
-  flags |= shared ? MAP_SHARED : MAP_PRIVATE;
-  if (!fd) flags |= MAP_ANONYMOUS;
-  // Transparent huge pages must be advised before the pages are faulted in,
-  // so populating waits until after the advice (below) in that case.
-  const bool populate_after_advice = opts.populate && opts.huge == huge_pages::transparent;
-  if (opts.populate && !populate_after_advice) flags |= MAP_POPULATE;
-  if (opts.no_reserve) flags |= MAP_NORESERVE;
-  if (opts.place == placement::fixed_noreplace) flags |= MAP_FIXED_NOREPLACE;
-  const int huge_flags = (huge != 0 && !fd)
-                             ? MAP_HUGETLB | (std::countr_zero(huge) << MAP_HUGE_SHIFT)
-                             : 0;
   const int prot = prot_for(A, opts.exec);
-
-  std::uint64_t lead = 0;
-  std::uint64_t map_length = 0;
-  // One mmap with pages of size `pg`: the aligned mapping around the user's range.
-  auto try_map = [&](std::uint64_t pg, int extra_flags) -> void* {
-    const std::uint64_t aligned = align_down(offset, pg);
-    lead = offset - aligned;
-    const auto span = align_up(lead + length, pg);
-    if (!span || *span > SIZE_MAX) {
-      errno = EOVERFLOW;
-      return MAP_FAILED;
-    }
-    map_length = *span;
-    return ::mmap(opts.hint, static_cast<std::size_t>(map_length), prot, flags | extra_flags,
-                  fd ? fd.get() : -1, static_cast<off_t>(aligned));
-  };
-
-  const bool huge_anonymous = huge != 0 && !fd;
-  if (huge_anonymous) page = huge;
-  void* base = try_map(page, huge_anonymous ? huge_flags : 0);
-  if (base == MAP_FAILED && (huge_anonymous || hugetlb_file) && (errno == ENOMEM || errno == EINVAL)) {
-    // A hugetlbfs file has no base pages to fall back to.
-    if (opts.on_no_huge_pages == huge_fallback::fail || hugetlb_file) {
+  const int flags = map_flags<A>(kind, raw_fd >= 0, opts);
+  auto m = map_aligned(raw_fd, offset, length, pages.size, prot, flags | pages.flags, opts.hint);
+  if (m.base == MAP_FAILED && pages.huge && (errno == ENOMEM || errno == EINVAL)) {
+    // No huge pages to be had; a hugetlbfs file has no base pages to fall back to.
+    if (opts.on_no_huge_pages == huge_fallback::fail || raw_fd >= 0) {
       f.fail(errc::huge_pages_unavailable, "mmap");
-      return r;
+      return {};
     }
-    page = page_size();
-    base = try_map(page, 0);
+    pages = {page_size(), 0, false};
+    m = map_aligned(raw_fd, offset, length, pages.size, prot, flags, opts.hint);
   }
-  if (base == MAP_FAILED) {
-    f.fail_errno("mmap", stage::map);
-    f.at(opts.place == placement::fixed_noreplace
-             ? static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(opts.hint))
-             : offset);
-    return r;
+  if (m.base == MAP_FAILED) {
+    const bool fixed = opts.place == placement::fixed_noreplace;
+    f.at(fixed ? reinterpret_cast<std::uintptr_t>(opts.hint) : offset).fail_errno("mmap", stage::map);
+    return {};
   }
-
-  // Before Linux 4.17 MAP_FIXED_NOREPLACE was an unknown flag, i.e. a hint.
-  if (opts.place == placement::fixed_noreplace && base != opts.hint) {
-    ::munmap(base, static_cast<std::size_t>(map_length));
-    f.at(reinterpret_cast<std::uintptr_t>(opts.hint)).fail(errc::placement_failed, "mmap");
-    return r;
-  }
-  if (opts.huge == huge_pages::transparent &&
-      ::madvise(base, static_cast<std::size_t>(map_length), MADV_HUGEPAGE) != 0) {
-    f.at(offset).fail_errno("advise (transparent huge pages)");
-    ::munmap(base, static_cast<std::size_t>(map_length));
-    return r;
-  }
-  if (populate_after_advice) {
-    // As MAP_POPULATE would: write faults for private writable memory, read
-    // faults otherwise; and, like it, best effort (a kernel before 5.14
-    // lacks MADV_POPULATE_*, and the pages then come on first touch).
-    const bool write_faults = (flags & MAP_PRIVATE) != 0 && (prot & PROT_WRITE) != 0;
-    ::madvise(base, static_cast<std::size_t>(map_length), write_faults ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
-  }
-  if (opts.lock && ::mlock(base, static_cast<std::size_t>(map_length)) != 0) {
-    f.at(offset).fail_errno("lock");
-    ::munmap(base, static_cast<std::size_t>(map_length));
-    return r;
-  }
-
-  r.map_base_ = base;
-  r.map_length_ = static_cast<std::size_t>(map_length);
-  r.data_ = static_cast<typename region<A>::value_type*>(base) + lead;
-  r.size_ = length;
-  r.page_ = page == page_size() ? 0 : static_cast<std::size_t>(page);
-  r.fd_ = std::move(fd);
+  r.map_ = {m.base, m.length, static_cast<typename region<A>::value_type*>(m.base) + m.lead, length};
+  r.src_.page = pages.size == page_size() ? 0 : static_cast<std::size_t>(pages.size);
+  const bool write_faults = (flags & MAP_PRIVATE) != 0 && (prot & PROT_WRITE) != 0;
+  if (!finish_mapping(m, opts, write_faults, offset, f)) return {};  // r unmaps
   return r;
 }
 
@@ -550,49 +547,47 @@ region<A> map_anonymous_range(std::size_t length, bool shared, const map_options
 
 template <access A>
 bool region<A>::resize_impl(std::size_t new_size, resize_options opts, detail::failure& f) noexcept {
-  if (kind_ == detail::backing::none) return f.fail(errc::not_mapped, "resize");
-  if (fd_) f.fd = fd_.get();
-  auto end = checked_add<std::uint64_t>(offset_, new_size);
-  if (!end || (kind_ == detail::backing::fd && *end > largest_file_end)) {
-    return f.at(offset_).fail(errc::size_overflow, "resize");
-  }
-  if (kind_ == detail::backing::anonymous_shared && map_length_ != 0 && new_size > size_) {
+  if (src_.kind == detail::backing::none) return f.fail(errc::not_mapped, "resize");
+  if (src_.fd) f.fd = src_.fd.get();
+  const auto end = checked_file_end(src_.offset, new_size);
+  if (!end) return f.at(src_.offset).fail(errc::size_overflow, "resize");
+  if (src_.kind == detail::backing::anonymous_shared && map_.length != 0 && new_size > map_.size) {
     // Its shmem object was sized at mmap time: pages past it would SIGBUS.
     return f.fail(std::make_error_code(std::errc::operation_not_supported),
                   "resize (shared anonymous memory cannot grow; use a memfd)");
   }
-  if (kind_ == detail::backing::fd && new_size > size_) {
+  if (src_.kind == detail::backing::fd && new_size > map_.size) {
     struct ::stat st {};
-    if (!detail::stat_fd(fd_.get(), st, f)) return false;
+    if (!detail::stat_fd(src_.fd.get(), st, f)) return false;
     const auto file_size = static_cast<std::uint64_t>(st.st_size);
     if (S_ISREG(st.st_mode) && *end > file_size) {
-      if (A != access::read_write) return f.at(offset_).fail(errc::length_beyond_end, "resize");
-      const std::uint64_t from = offset_ > file_size ? offset_ : file_size;
-      if (!detail::reserve_range(fd_.get(), from, *end - from, f)) return false;
+      if (A != access::read_write) return f.at(src_.offset).fail(errc::length_beyond_end, "resize");
+      const std::uint64_t from = src_.offset > file_size ? src_.offset : file_size;
+      if (!detail::reserve_range(src_.fd.get(), from, *end - from, f)) return false;
     }
   }
-  if (map_length_ == 0) return remap_fresh(new_size, f);  // an empty file grown for the first time
+  if (map_.length == 0) return remap_fresh(new_size, f);  // an empty file grown for the first time
   if (new_size == 0) {
-    unmap_impl(f);
+    drop_mapping();  // keeps the backing: resize(0) is not unmap()
     return true;
   }
-  const std::uint64_t lead = reinterpret_cast<std::uintptr_t>(data_) -
-                             reinterpret_cast<std::uintptr_t>(map_base_);
+  const std::uint64_t lead = reinterpret_cast<std::uintptr_t>(map_.data) -
+                             reinterpret_cast<std::uintptr_t>(map_.base);
   const auto span = align_up(lead + new_size, page_size());
-  if (!span || *span > SIZE_MAX) return f.at(offset_).fail(errc::size_overflow, "resize");
-  void* moved_to = ::mremap(map_base_, map_length_, static_cast<std::size_t>(*span),
+  if (!span || *span > SIZE_MAX) return f.at(src_.offset).fail(errc::size_overflow, "resize");
+  void* moved_to = ::mremap(map_.base, map_.length, static_cast<std::size_t>(*span),
                             opts.may_move ? MREMAP_MAYMOVE : 0);
-  if (moved_to == MAP_FAILED && errno == EFAULT && opts.may_move && new_size > size_) {
+  if (moved_to == MAP_FAILED && errno == EFAULT && opts.may_move && new_size > map_.size) {
     // Advice, protection or locking on part of the region split it into
     // several kernel mappings (VMAs), and mremap grows only one.
     return remap_fresh(new_size, f);
   }
-  if (moved_to == MAP_FAILED) return f.at(offset_).fail_errno("resize (mremap)");
-  const bool moved = moved_to != map_base_;
-  map_base_ = moved_to;
-  map_length_ = static_cast<std::size_t>(*span);
-  data_ = static_cast<value_type*>(moved_to) + lead;
-  size_ = new_size;
+  if (moved_to == MAP_FAILED) return f.at(src_.offset).fail_errno("resize (mremap)");
+  const bool moved = moved_to != map_.base;
+  map_.base = moved_to;
+  map_.length = static_cast<std::size_t>(*span);
+  map_.data = static_cast<value_type*>(moved_to) + lead;
+  map_.size = new_size;
   return moved;
 }
 
