@@ -15,6 +15,7 @@
 #include <mmapx/file.hpp>
 #include <mmapx/memfd.hpp>
 #include <mmapx/pci.hpp>
+#include <mmapx/reg.hpp>
 #include <mmapx/sigbus.hpp>
 #include <mmapx/typed.hpp>
 
@@ -183,6 +184,9 @@ TEST_CASE("messages name the descriptor, the file behind it, and cap long paths"
   auto r = map_file<access::read_write>(p);
   REQUIRE(::truncate(p.c_str(), 0) == 0);
   std::byte buf[16];
+  std::error_code ec;
+  copy_from(r, 4096, std::span<std::byte>(buf), ec);
+  CHECK(ec == std::errc::bad_address);
   const auto copy = message_of([&] { copy_from(r, 4096, std::span<std::byte>(buf)); });
   CHECK(contains(copy, p.string()));
 
@@ -216,4 +220,14 @@ TEST_CASE("a PCI BAR mapping the kernel refuses is explained like /dev/mem's", "
   other.fail(std::make_error_code(std::errc::invalid_argument), "mmap", detail::stage::map);
   detail::explain_pci_bar_failure(other);
   CHECK(std::string(other.operation) == "map PCI BAR");
+}
+
+TEST_CASE("reg::bind on null memory is errc::not_mapped, as block.hpp documents", "[outside]") {
+  using r0 = reg::reg32<"r0", 0x00, reg::rw, 0>;
+  using dev = reg::map<"dev", 0x10, reg::contract{}, r0>;
+  std::error_code ec;
+  (void)reg::bind<dev>(nullptr, 0x10, ec);
+  CHECK(ec == errc::not_mapped);
+  (void)reg::bind<dev>(std::span<std::byte>(), ec);
+  CHECK(ec == errc::not_mapped);
 }
