@@ -117,12 +117,13 @@ public:
   [[nodiscard]] bool empty() const noexcept { return map_.size == 0; }
   /// True when there is a live mapping (false for empty and moved-from regions).
   [[nodiscard]] bool is_mapped() const noexcept { return map_.length != 0; }
-  /// The requested bytes as a span.
+  /// [data(), data() + size()) as a span: empty for an empty region, stale
+  /// after a resize that moved the mapping.
   [[nodiscard]] std::span<value_type> bytes() noexcept { return {map_.data, map_.size}; }
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {map_.data, map_.size}; }
   /// The first requested byte, as data(): regions work with range-for and <algorithm>.
   [[nodiscard]] value_type* begin() noexcept { return map_.data; }
-  /// One past the last requested byte.
+  /// data() + size().
   [[nodiscard]] value_type* end() noexcept { return map_.data + map_.size; }
   [[nodiscard]] const std::byte* begin() const noexcept { return map_.data; }
   [[nodiscard]] const std::byte* end() const noexcept { return map_.data + map_.size; }
@@ -194,10 +195,11 @@ public:
 
   /// Grows or shrinks the region to `new_size` bytes (mremap; a region split by
   /// advice, protection or locking on part of it is mapped anew instead, see
-  /// remap_fresh). A writable
-  /// file mapping first reserves the file space it grows into; a read-only or
-  /// copy-on-write one cannot grow past the end of its file. Returns true when
-  /// the mapping moved: every pointer into it is then stale.
+  /// remap_fresh). A writable file mapping first reserves the file space it
+  /// grows into; a read-only or copy-on-write one cannot grow past the end of
+  /// its file (errc::length_beyond_end). resize(0) keeps the backing, so the
+  /// region can grow again; an unmap()ped region is errc::not_mapped. Returns
+  /// true when the mapping moved: every pointer into it is then stale.
   bool resize(std::size_t new_size, resize_options opts = {}) {
     return detail::throwing([&](detail::failure& f) { return resize_impl(new_size, opts, f); });
   }

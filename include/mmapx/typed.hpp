@@ -45,7 +45,7 @@ public:
   explicit mapped(T* object) noexcept : object_(object) {}
   /// The mapped object: valid while the region stays mapped and does not move.
   [[nodiscard]] T& operator*() const noexcept { return *object_; }
-  /// Member access to the mapped object.
+  /// Member access to the mapped object; valid as long as operator* is.
   [[nodiscard]] T* operator->() const noexcept { return object_; }
   /// The raw pointer, e.g. for guarded_copy.
   [[nodiscard]] T* get() const noexcept { return object_; }
@@ -65,7 +65,7 @@ public:
   using element_type = T;
   /// T without const (as in std::span).
   using value_type = std::remove_cv_t<T>;
-  /// Element counts and indices.
+  /// std::size_t, as in std::span: element counts and indices, not bytes.
   using size_type = std::size_t;
   /// A plain pointer: the elements are contiguous.
   using iterator = T*;
@@ -75,15 +75,15 @@ public:
   /// Wraps `count` objects at `first` as is, unchecked; view_array() makes checked ones.
   mapped_array(T* first, std::size_t count) noexcept : first_(first), count_(count) {}
 
-  /// The first element.
+  /// The first element's address; end() - begin() == size().
   [[nodiscard]] T* begin() const noexcept { return first_; }
-  /// One past the last element.
+  /// begin() + size(): a pointer, valid as long as the region stays mapped.
   [[nodiscard]] T* end() const noexcept { return first_ + count_; }
   /// Same as begin(), as in std::span.
   [[nodiscard]] T* data() const noexcept { return first_; }
   /// Number of elements (not bytes).
   [[nodiscard]] std::size_t size() const noexcept { return count_; }
-  /// True when there are no elements.
+  /// True when size() == 0: front(), back() and operator[] must not be used then.
   [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
   /// The first element; the array must not be empty (unchecked).
   [[nodiscard]] T& front() const noexcept { return first_[0]; }
@@ -100,7 +100,7 @@ public:
     }
     return first_[i];
   }
-  /// The elements as a std::span.
+  /// The same elements as a std::span: no copy, the same lifetime as this view.
   [[nodiscard]] std::span<T> span() const noexcept { return {first_, count_}; }
   /// Converts implicitly wherever a std::span<T> is expected.
   operator std::span<T>() const noexcept { return span(); }

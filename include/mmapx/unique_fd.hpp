@@ -37,7 +37,7 @@ public:
 
   /// The descriptor, still owned (-1 if none).
   [[nodiscard]] int get() const noexcept { return fd_; }
-  /// True when a descriptor is owned.
+  /// True when get() >= 0: this object will close a descriptor.
   explicit operator bool() const noexcept { return fd_ >= 0; }
 
   /// Gives up ownership without closing.
@@ -95,14 +95,15 @@ inline unique_fd open_fd(const char* path, int flags, mode_t mode, failure& f) n
   return owned;
 }
 
-/// A close-on-exec duplicate, for a region that must outlive the caller's fd.
+/// A close-on-exec duplicate of `fd`, for a region that must outlive the
+/// caller's descriptor; EBADF (reported as "dup") for a descriptor that is not open.
 inline unique_fd dup_fd(int fd, failure& f) noexcept {
   int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) f.fail_errno("dup");
   return unique_fd(copy);
 }
 
-/// fstat(2) of an open descriptor.
+/// fstat(2) of `fd` into `st`; a failure is reported as "stat" with its errno.
 inline bool stat_fd(int fd, struct ::stat& st, failure& f) noexcept {
   if (::fstat(fd, &st) == 0) return true;
   return f.fail_errno("stat");
