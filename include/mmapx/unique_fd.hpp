@@ -10,6 +10,7 @@
 
 #include <utility>
 
+#include "detail/posix.hpp"
 #include "error.hpp"
 
 namespace mmapx {
@@ -57,10 +58,7 @@ namespace detail {
 
 /// open(2) with O_CLOEXEC, retried on EINTR; failures name the path.
 inline unique_fd open_fd(const char* path, int flags, mode_t mode, failure& f) noexcept {
-  int fd;
-  do {
-    fd = ::open(path, flags | O_CLOEXEC, mode);
-  } while (fd < 0 && errno == EINTR);
+  const int fd = retry_on_eintr([&] { return ::open(path, flags | O_CLOEXEC, mode); });
   if (fd < 0) {
     f.fail_errno("open");
     f.subject = path;
