@@ -92,10 +92,13 @@ inline bool read_uio_event_count(unsigned number, std::uint32_t& count, failure&
   std::uint64_t value = 0;
   if (path.check(f, op) && read_sysfs_number(path.c_str(), value, op, f) && value > UINT32_MAX)
     f.fail(errc::value_out_of_range, op);
-  f.subject = "class/uio/uioN/event";
-  f.at(number);
+  if (f) {
+    f.subject = "class/uio/uioN/event";  // `path` is about to go away
+    f.at(number);
+    return false;
+  }
   count = static_cast<std::uint32_t>(value);
-  return !f;
+  return true;
 }
 
 /// Map `index` of uioN from class/uio/uioN/maps/map<index>; false with f
@@ -111,9 +114,11 @@ inline bool read_uio_map(unsigned number, unsigned index, uio_map& m, failure& f
     const sysfs_path path("%s/uio%u/maps/map%u/%s", sysfs_uio_class, number, index, names[i]);
     if (path.check(f, op)) read_sysfs_number(path.c_str(), *fields[i], op, f);
   }
-  f.subject = "class/uio/uioN/maps";
-  f.at(index);
-  if (f) return false;
+  if (f) {
+    f.subject = "class/uio/uioN/maps";  // `path` is about to go away
+    f.at(index);
+    return false;
+  }
   char text[128];
   failure no_name;  // optional: drivers may leave maps unnamed
   const sysfs_path path("%s/uio%u/maps/map%u/name", sysfs_uio_class, number, index);
@@ -237,10 +242,13 @@ private:
     const detail::sysfs_path name_path("%s/uio%u/name", detail::sysfs_uio_class, number);
     if (name_path.check(f, "read UIO device name"))
       detail::read_sysfs_string(name_path.c_str(), name, sizeof name, "read UIO device name", f);
-    f.subject = "/dev/uioN";
-    f.at(number);
+    if (f) {
+      f.subject = "/dev/uioN";  // `name_path` is about to go away
+      f.at(number);
+      return {};
+    }
     // The count so far, so the first wait can tell what it missed.
-    if (f || !detail::read_uio_event_count(number, dev.last_count_, f)) return {};
+    if (!detail::read_uio_event_count(number, dev.last_count_, f)) return {};
     try {
       dev.name_ = name;
     } catch (...) {

@@ -10,9 +10,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <mmapx/anonymous.hpp>
+#include <mmapx/devices/edu.hpp>
 #include <mmapx/pci.hpp>
+#include <mmapx/reg.hpp>
 #include <mmapx/uio.hpp>
 
 #include "catch.hpp"
@@ -445,4 +449,43 @@ TEST_CASE("posix: poll_until tells ready, expired and a closed descriptor apart"
   ::close(fds[1]);
   CHECK_FALSE(detail::poll_until(fds[0], POLLIN, detail::deadline(milliseconds(-1)), f, "poll"));
   CHECK(f.code == std::errc::bad_file_descriptor);
+}
+
+TEST_CASE("posix: without_end is the rule's one test: negative or too long for the clock", "[posix]") {
+  using namespace std::chrono;
+  CHECK(detail::without_end(nanoseconds(-1)));
+  CHECK(detail::without_end(milliseconds::max()));
+  CHECK(detail::without_end(nanoseconds::max()));
+  CHECK(detail::without_end(hours::max()));
+  CHECK(detail::without_end(duration<double>(1e300)));
+  CHECK_FALSE(detail::without_end(nanoseconds(0)));
+  CHECK_FALSE(detail::without_end(hours(24 * 365 * 100)));
+}
+
+TEST_CASE("reg wait_until follows the timeout rule: no end for negative or huge timeouts, zero checks once",
+          "[posix][reg]") {
+  using namespace std::chrono;
+  // Shared memory stands in for the device; a child process plays the
+  // device and finishes "computing" 20 ms later (a process, not a thread:
+  // no data race for the thread sanitizer to see).
+  auto memory = map_anonymous(mmapx::edu::bar0_size, {.shared = true});
+  auto regs = reg::bind<mmapx::edu::map>(memory.bytes());
+  auto* status = reinterpret_cast<volatile std::uint32_t*>(memory.data() + 0x20);
+  for (const nanoseconds timeout : {nanoseconds(-1), nanoseconds::max()}) {
+    INFO("timeout: " << timeout.count() << " ns");
+    *status = 1;  // computing
+    mmapx_test::child device([&] {
+      std::this_thread::sleep_for(milliseconds(20));
+      *status = 0;
+      return 0;
+    });
+    std::error_code ec;
+    regs.wait_until(mmapx::edu::status::computing::val<0>, timeout, ec);  // nanoseconds::max() timed out at once before
+    CHECK_FALSE(ec);
+    CHECK(device.wait().exited(0));
+  }
+  *status = 1;
+  std::error_code ec;
+  regs.wait_until(mmapx::edu::status::computing::val<0>, nanoseconds(0), ec);
+  CHECK(ec == errc::timed_out);
 }

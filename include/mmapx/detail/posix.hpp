@@ -46,6 +46,16 @@ inline bool whole_transfer(long result, std::size_t size) noexcept {
   return false;
 }
 
+/// True if `timeout` means a wait without end under the rule above:
+/// negative, or longer than about 146 years (the most that still fits the
+/// clock next to any plausible now()). Compared in floating point, so that
+/// no duration type can overflow here.
+template <class Rep, class Period>
+[[gnu::always_inline]] constexpr bool without_end(std::chrono::duration<Rep, Period> timeout) noexcept {
+  using seconds = std::chrono::duration<double>;
+  return timeout < timeout.zero() || seconds(timeout) > seconds(std::chrono::hours(24 * 365 * 146));
+}
+
 /// The end of a wait, under the timeout rule above. Built from the
 /// caller's duration once, before the first check.
 class deadline {
@@ -53,32 +63,23 @@ public:
   using clock = std::chrono::steady_clock;
 
   template <class Rep, class Period>
-  explicit deadline(std::chrono::duration<Rep, Period> timeout) noexcept {
-    // The longest wait that still fits the clock next to any plausible
-    // now() is about 146 years; anything longer is forever. Compared in
-    // floating point so that no duration type can overflow here.
-    using seconds = std::chrono::duration<double>;
-    if (timeout < timeout.zero() || seconds(timeout) > seconds(std::chrono::hours(24 * 365 * 146))) {
-      forever_ = true;
-      return;
-    }
-    at_ = clock::now() + std::chrono::duration_cast<clock::duration>(timeout);
-  }
+  explicit deadline(std::chrono::duration<Rep, Period> timeout) noexcept
+      : at_(without_end(timeout) ? clock::time_point::max()
+                                 : clock::now() + std::chrono::duration_cast<clock::duration>(timeout)) {}
 
   /// True once the time is up (never for a wait without end).
-  [[nodiscard]] bool expired() const noexcept { return !forever_ && clock::now() >= at_; }
+  [[nodiscard]] bool expired() const noexcept { return clock::now() >= at_; }
 
   /// What poll(2) takes: -1 for forever, else the milliseconds left, rounded
   /// up (so a wait never ends early) and capped at INT_MAX (the caller polls again).
   [[nodiscard]] int poll_ms() const noexcept {
-    if (forever_) return -1;
+    if (at_ == clock::time_point::max()) return -1;
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(at_ - clock::now()).count();
     return left <= 0 ? 0 : left >= INT_MAX ? INT_MAX : static_cast<int>(left);
   }
 
 private:
-  clock::time_point at_{};
-  bool forever_ = false;
+  clock::time_point at_;  ///< time_point::max(): no end
 };
 
 /// Waits until `fd` has one of `events` (POLLIN, ...) or `until` expires,

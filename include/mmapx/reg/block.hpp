@@ -222,13 +222,17 @@ class block {
                                                 std::error_code& ec) const noexcept {
     using R = register_of_t<Map, F>;
     static_assert(layout<R>::template can_read<F>, "mmapx::reg: the field is write-only: it cannot be read");
-    const mmapx::detail::deadline until(timeout);
+    // The rule of every mmapx wait (detail/posix.hpp), written out rather
+    // than through detail::deadline so that the loop compiles to a
+    // hand-written loop's instructions (tests/codegen).
+    const auto deadline = mmapx::detail::without_end(timeout) ? std::chrono::steady_clock::time_point::max()
+                                                               : std::chrono::steady_clock::now() + timeout;
     for (;;) {
       if ((load<R>() & F::mask) == v.bits) {
         ec.clear();
         return;
       }
-      if (until.expired()) {
+      if (std::chrono::steady_clock::now() >= deadline) {
         ec = make_error_code(errc::timed_out);
         return;
       }
