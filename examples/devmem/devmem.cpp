@@ -9,6 +9,7 @@
 //   mmapx-devmem --map edu status.irq_on_done=1   write a field by name (read-modify-write)
 #include <mmapx/devices/edu.hpp>
 #include <mmapx/devmem.hpp>
+#include <mmapx/number.hpp>
 #include <mmapx/pci.hpp>
 
 #include <cstdio>
@@ -34,7 +35,8 @@ offset in a memory BAR of a PCI device (default BAR 0). With a register map,
 names registers and fields; the device is the first one with the map's IDs
 unless --pci names it. Maps: edu (QEMU's edu device).
 
-Numbers are decimal, 0x hex or 0 octal. Needs root (or CAP_SYS_RAWIO for /dev/mem).
+Numbers are decimal, 0x hex or 0b binary (no octal: 010 is ten). Needs root
+(or CAP_SYS_RAWIO for /dev/mem).
 exit status: 0 success, 2 usage error, 3 system error.
 )";
 
@@ -43,13 +45,9 @@ struct usage_error {
 };
 
 std::uint64_t number(std::string_view text, const char* what) {
-  const std::string copy(text);
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(copy.c_str(), &end, 0);
-  if (copy.empty() || *end != '\0' || errno != 0 || copy[0] == '-') {
-    throw usage_error{std::string(what) + " must be a number, not '" + copy + "'"};
-  }
+  std::error_code ec;
+  const std::uint64_t v = mmapx::parse_number(text, ec);
+  if (ec) throw usage_error{std::string(what) + " must be a number below 2^64, not '" + std::string(text) + "'"};
   return v;
 }
 

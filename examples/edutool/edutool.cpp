@@ -9,6 +9,7 @@
 // kernel module, verifying the data from user space both ways.
 #include <mmapx/devices/edu.hpp>
 #include <mmapx/kmod.hpp>
+#include <mmapx/number.hpp>
 #include <mmapx/pci.hpp>
 #include <mmapx/uio.hpp>
 
@@ -60,12 +61,9 @@ struct usage_error {
 };
 
 std::uint64_t parse_number(const char* text, const char* what) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(text, &end, 0);
-  if (end == text || *end != '\0' || errno != 0 || text[0] == '-') {
-    throw usage_error{std::string(what) + " must be a number, not '" + text + "'"};
-  }
+  std::error_code ec;
+  const std::uint64_t v = mmapx::parse_number(text, ec);
+  if (ec) throw usage_error{std::string(what) + " must be a number below 2^64, not '" + text + "'"};
   return v;
 }
 
@@ -152,16 +150,18 @@ int cmd_fact(const std::string& address, std::uint64_t n, bool use_irq) {
     mmapx::pci_enable_intx(address);
     regs.modify(edu::status::irq_on_done::val<1>);
     regs.write<edu::factorial>(static_cast<std::uint32_t>(n));
-    const auto event = uio.wait(5s);
+    std::error_code timeout;
+    const auto event = uio.wait(5s, timeout);
     regs.modify(edu::status::irq_on_done::val<0>);
-    if (!event) {
+    if (timeout == mmapx::errc::timed_out) {
       std::printf("factorial: no completion interrupt within 5 s\n");
       return exit_check_failed;
     }
+    if (timeout) throw std::system_error(timeout, "edutool: wait for the completion interrupt");
     const std::uint32_t cause = regs.read<edu::irq_status>();
     regs.write<edu::irq_ack>(cause);
     mmapx::pci_enable_intx(address);  // uio_pci_generic masked INTx in its handler
-    std::printf("factorial: completion interrupt %u (cause 0x%x)\n", event->count, cause);
+    std::printf("factorial: completion interrupt %u (cause 0x%x)\n", event.count, cause);
     if ((cause & edu::irq_factorial) == 0) return exit_check_failed;
   } else {
     regs.write<edu::factorial>(static_cast<std::uint32_t>(n));

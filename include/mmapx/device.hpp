@@ -5,17 +5,13 @@
 //
 // Device files report size 0 (or a size that means nothing), so the caller
 // always gives the length and mmapx never compares it with st_size: the
-// driver's mmap handler is the judge of what may be mapped. Also home of the
-// small sysfs readers the PCI and UIO backends share.
+// driver's mmap handler is the judge of what may be mapped.
 #pragma once
 
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <string_view>
 
 #include "region.hpp"
 
@@ -58,42 +54,6 @@ region<A> map_device_impl(const char* path, std::uint64_t offset, std::size_t le
   auto fd = open_fd(path, flags, 0, f);
   if (f || !check_device_type(fd.get(), f)) return {};
   return map_fd_range<A>(std::move(fd), offset, length, o.map, f);
-}
-
-/// Reads a small text file (sysfs attributes) into buf, NUL-terminated;
-/// returns the length. Failures are reported with operation `op`.
-inline std::size_t read_text_file(const char* path, char* buf, std::size_t capacity, const char* op,
-                                  failure& f) noexcept {
-  auto fd = open_fd(path, O_RDONLY, 0, f);
-  if (f) {
-    f.operation = op;
-    return 0;
-  }
-  std::size_t used = 0;
-  while (used + 1 < capacity) {
-    const ssize_t n = ::read(fd.get(), buf + used, capacity - 1 - used);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      f.fail_errno(op);
-      return 0;
-    }
-    if (n == 0) break;
-    used += static_cast<std::size_t>(n);
-  }
-  buf[used] = '\0';
-  return used;
-}
-
-/// Parses an unsigned number (0x prefix for hex, as sysfs writes them) at
-/// `text`, advancing it; false when there is none.
-inline bool parse_number(const char*& text, std::uint64_t& value) noexcept {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(text, &end, 0);
-  if (end == text || errno != 0) return false;
-  value = v;
-  text = end;
-  return true;
 }
 
 }  // namespace detail

@@ -9,18 +9,17 @@
 #pragma once
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <system_error>
 
+#include "detail/posix.hpp"
 #include "error.hpp"
 #include "options.hpp"
 #include "region.hpp"
@@ -179,7 +178,8 @@ public:
   }
 
   /// The oldest ready buffer, now held by the caller until hand_back();
-  /// errc::timed_out when none becomes ready within `timeout`.
+  /// errc::timed_out when none becomes ready within `timeout` (negative:
+  /// wait forever; zero: only check; the rule of every mmapx wait).
   ready_buffer wait(std::chrono::milliseconds timeout) const {
     return detail::throwing([&](detail::failure& f) { return wait_impl(timeout, f); });
   }
@@ -227,11 +227,7 @@ private:
 
   bool control(unsigned long request, void* arg, const char* operation,
                detail::failure& f) const noexcept {
-    int result;
-    do {
-      result = ::ioctl(fd_.get(), request, arg);
-    } while (result < 0 && errno == EINTR);
-    if (result == 0) return true;
+    if (detail::retry_on_eintr([&] { return ::ioctl(fd_.get(), request, arg); }) == 0) return true;
     return about(f).fail_errno(operation);
   }
 
@@ -309,29 +305,20 @@ private:
   }
 
   ready_buffer wait_impl(std::chrono::milliseconds timeout, detail::failure& f) const noexcept {
-    using clock = std::chrono::steady_clock;
-    const auto deadline = clock::now() + timeout;
+    const detail::deadline until(timeout);
     for (;;) {
+      // The descriptor is non-blocking: a read that finds nothing ready
+      // (EAGAIN) sends us to poll, which waits without spinning.
       ::mmapx_kmod_event event{};
-      const ssize_t n = ::read(fd_.get(), &event, sizeof event);
-      if (n == static_cast<ssize_t>(sizeof event)) return {event.sequence, event.index};
-      if (n >= 0) {
-        about(f).fail(std::make_error_code(std::errc::io_error), "read ready buffer (short read)");
+      const ssize_t n = detail::retry_on_eintr([&] { return ::read(fd_.get(), &event, sizeof event); });
+      if (detail::whole_transfer(n, sizeof event)) return {event.sequence, event.index};
+      if (errno != EAGAIN) {
+        about(f).fail_errno(n >= 0 ? "read ready buffer (short read)" : "read ready buffer");
         return {};
       }
-      if (errno != EAGAIN && errno != EINTR) {
-        about(f).fail_errno("read ready buffer");
-        return {};
-      }
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
-      if (left.count() <= 0) {
-        about(f).fail(errc::timed_out, "wait for a ready buffer");
-        return {};
-      }
-      ::pollfd p{fd_.get(), POLLIN, 0};
-      const auto wait_ms = std::min<std::chrono::milliseconds::rep>(left.count(), 1 << 30);
-      if (::poll(&p, 1, static_cast<int>(wait_ms)) < 0 && errno != EINTR) {
-        about(f).fail_errno("poll");
+      if (until.expired() || !detail::poll_until(fd_.get(), POLLIN, until, f, "poll")) {
+        if (!f) f.fail(errc::timed_out, "wait for a ready buffer");
+        about(f);
         return {};
       }
     }

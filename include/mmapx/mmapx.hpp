@@ -1,9 +1,14 @@
-// mmapx/mmapx.hpp - everything in mmapx through one include (device maps such
-// as mmapx/devices/edu.hpp are included on their own).
+// mmapx/mmapx.hpp - what a general user of mmapx needs, through one include.
+//
+// Included on purpose, by name, and not from here: mmapx/kmod.hpp (the
+// reference kernel module's interface; it brings <linux/ioctl.h>), device
+// register maps (mmapx/devices/edu.hpp) and test doubles
+// (mmapx/reg/recording_bus.hpp). tests/compile_fail/umbrella_*.cpp check it.
 #pragma once
 
 // The core: one owning region, its options and errors.
 #include "error.hpp"
+#include "number.hpp"
 #include "options.hpp"
 #include "page.hpp"
 #include "region.hpp"
@@ -16,7 +21,6 @@
 #include "device.hpp"
 #include "devmem.hpp"
 #include "file.hpp"
-#include "kmod.hpp"
 #include "memfd.hpp"
 #include "pci.hpp"
 #include "shm.hpp"

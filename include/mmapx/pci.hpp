@@ -8,14 +8,11 @@
 // are refused; a prefetchable BAR can also be mapped write-combining.
 #pragma once
 
-#include <dirent.h>
-
 #include <algorithm>
-#include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include "detail/sysfs.hpp"
 #include "device.hpp"
 
 namespace mmapx {
@@ -46,7 +43,6 @@ inline constexpr unsigned pci_bar_count = 6;
 
 namespace detail {
 
-inline constexpr const char* pci_root = "/sys/bus/pci/devices";
 inline constexpr const char* pci_address_syntax = "PCI address (expected DDDD:BB:DD.F, e.g. 0000:00:04.0)";
 
 /// Flags of the `resource` file (include/linux/ioport.h).
@@ -70,22 +66,27 @@ inline bool check_pci_address(std::string_view address, failure& f) noexcept {
   return true;
 }
 
-/// Parses line `index` of a sysfs `resource` file ("start end flags" in hex).
-inline bool parse_pci_resource(const char* text, unsigned index, pci_bar& bar) noexcept {
-  for (unsigned line = 0; line < index; ++line) {
-    text = std::strchr(text, '\n');
-    if (text == nullptr) return false;
-    ++text;
+/// Reads BAR `index` from line `index` of the device's sysfs `resource`
+/// table ("start end flags" in hex).
+inline bool read_pci_resource(std::string_view address, unsigned index, pci_bar& bar, failure& f) noexcept {
+  const char* op = "read sysfs resource of PCI device";
+  const sysfs_path path("%s/%.*s/resource", sysfs_pci_devices, static_cast<int>(address.size()), address.data());
+  char text[1024];
+  sysfs_resource line;
+  if (path.check(f, op)) {
+    const std::size_t length = read_sysfs_text(path.c_str(), text, sizeof text, op, f);
+    if (!f) parse_sysfs_resource({text, length}, index, line, op, f);
   }
-  std::uint64_t start = 0, end = 0, flags = 0;
-  if (!parse_number(text, start) || !parse_number(text, end) || !parse_number(text, flags)) return false;
+  f.subject = address;  // `path` is about to go away; the address says the same
+  if (f) return false;
   bar = pci_bar{};
   bar.index = index;
-  bar.address = start;
-  bar.size = (end > start || (end == start && flags != 0)) ? end - start + 1 : 0;
-  bar.io = (flags & ioresource_io) != 0;
-  bar.prefetchable = (flags & ioresource_mem) != 0 && (flags & ioresource_prefetch) != 0;
-  bar.is_64bit = (flags & ioresource_mem_64) != 0;
+  bar.address = line.start;
+  const bool implemented = line.end > line.start || (line.end == line.start && line.flags != 0);
+  bar.size = implemented ? line.end - line.start + 1 : 0;
+  bar.io = (line.flags & ioresource_io) != 0;
+  bar.prefetchable = (line.flags & ioresource_mem) != 0 && (line.flags & ioresource_prefetch) != 0;
+  bar.is_64bit = (line.flags & ioresource_mem_64) != 0;
   return true;
 }
 
@@ -96,15 +97,7 @@ inline pci_bar pci_bar_impl(std::string_view address, unsigned index, failure& f
     f.at(index).fail(std::make_error_code(std::errc::invalid_argument), "PCI BAR index (0 to 5)");
     return bar;
   }
-  char path[64];
-  std::snprintf(path, sizeof path, "%s/%.*s/resource", pci_root, static_cast<int>(address.size()), address.data());
-  char text[1024];
-  read_text_file(path, text, sizeof text, "read sysfs resource of PCI device", f);
-  f.subject = address;
-  if (f) return bar;
-  if (!parse_pci_resource(text, index, bar)) {
-    f.fail(errc::parse_error, "read sysfs resource of PCI device (unexpected format)");
-  }
+  read_pci_resource(address, index, bar, f);
   return bar;
 }
 
@@ -146,44 +139,34 @@ region<A> map_pci_bar_impl(std::string_view address, unsigned index, const pci_m
     return {};
   }
   const std::size_t length = o.length != 0 ? o.length : static_cast<std::size_t>(bar.size - o.offset);
-  char path[64];
-  std::snprintf(path, sizeof path, "%s/%.*s/resource%u%s", pci_root, static_cast<int>(address.size()), address.data(), index,
-                o.write_combining ? "_wc" : "");
-  auto r = map_device_impl<A>(path, o.offset, length, {.map = o.map}, f);
+  const sysfs_path path("%s/%.*s/resource%u%s", sysfs_pci_devices, static_cast<int>(address.size()), address.data(),
+                        index, o.write_combining ? "_wc" : "");
+  if (!path.check(f, "open sysfs resource file of PCI BAR")) return {};
+  auto r = map_device_impl<A>(path.c_str(), o.offset, length, {.map = o.map}, f);
   f.subject = address;  // shorter than the sysfs path, and says the same
   if (f) explain_pci_bar_failure(f);
   return r;
 }
 
+/// True if the sysfs attribute `name` of PCI device `entry` holds `id`. A
+/// device that vanished meanwhile, or an unreadable ID, is not a match.
+inline bool pci_id_is(const char* entry, const char* name, std::uint16_t id) noexcept {
+  const sysfs_path path("%s/%s/%s", sysfs_pci_devices, entry, name);
+  failure ignored;
+  std::uint64_t value = 0;
+  return path.check(ignored, "") && read_sysfs_number(path.c_str(), value, "", ignored) && value == id;
+}
+
 inline std::vector<std::string> find_pci_devices_impl(std::uint16_t vendor, std::uint16_t device,
                                                       failure& f) noexcept {
   std::vector<std::string> found;
-  f.subject = pci_root;
-  DIR* dir = ::opendir(pci_root);
-  if (dir == nullptr) {
-    f.fail_errno("list PCI devices");
-    return found;
+  const sysfs_path dir("%s", sysfs_pci_devices);
+  if (dir.check(f, "list PCI devices")) {
+    list_sysfs_dir(dir.c_str(), "list PCI devices", f, [&](const char* entry) {
+      if (pci_id_is(entry, "vendor", vendor) && pci_id_is(entry, "device", device)) found.emplace_back(entry);
+    });
   }
-  try {
-    while (const dirent* entry = ::readdir(dir)) {
-      if (entry->d_name[0] == '.') continue;
-      std::uint64_t ids[2] = {};
-      const char* names[2] = {"vendor", "device"};
-      bool ok = true;
-      for (int i = 0; i < 2 && ok; ++i) {
-        char path[300], text[32];
-        std::snprintf(path, sizeof path, "%s/%s/%s", pci_root, entry->d_name, names[i]);
-        failure ignored;  // a device that vanished meanwhile is not a match
-        read_text_file(path, text, sizeof text, "read", ignored);
-        const char* p = text;
-        ok = !ignored && parse_number(p, ids[i]);
-      }
-      if (ok && ids[0] == vendor && ids[1] == device) found.emplace_back(entry->d_name);
-    }
-  } catch (...) {
-    f.fail(std::make_error_code(std::errc::not_enough_memory), "list PCI devices");
-  }
-  ::closedir(dir);
+  f.subject = sysfs_pci_devices;
   std::sort(found.begin(), found.end());
   return found;
 }
@@ -193,18 +176,19 @@ inline std::vector<std::string> find_pci_devices_impl(std::uint16_t vendor, std:
 inline bool pci_command_bits_impl(std::string_view address, off_t which, unsigned char bits, bool set,
                                   failure& f) noexcept {
   if (!check_pci_address(address, f)) return false;
-  char path[64];
-  std::snprintf(path, sizeof path, "%s/%.*s/config", pci_root, static_cast<int>(address.size()), address.data());
-  auto fd = open_fd(path, O_RDWR, 0, f);
+  const sysfs_path path("%s/%.*s/config", sysfs_pci_devices, static_cast<int>(address.size()), address.data());
+  auto fd = path.check(f, "") ? open_fd(path.c_str(), O_RDWR, 0, f) : unique_fd();
   f.subject = address;
   if (f) {
     f.operation = "open sysfs config of PCI device";
     return false;
   }
   unsigned char byte = 0;
-  if (::pread(fd.get(), &byte, 1, which) != 1) return f.fail_errno("read PCI command register");
+  if (!whole_transfer(retry_on_eintr([&] { return ::pread(fd.get(), &byte, 1, which); }), 1))
+    return f.fail_errno("read PCI command register");
   byte = set ? static_cast<unsigned char>(byte | bits) : static_cast<unsigned char>(byte & ~bits);
-  if (::pwrite(fd.get(), &byte, 1, which) != 1) return f.fail_errno("write PCI command register");
+  if (!whole_transfer(retry_on_eintr([&] { return ::pwrite(fd.get(), &byte, 1, which); }), 1))
+    return f.fail_errno("write PCI command register");
   return true;
 }
 inline constexpr off_t pci_command_low = 4;

@@ -3,27 +3,32 @@
 //
 //   auto dev = mmapx::uio_device::open_by_name("uio_pci_generic");
 //   for (auto& m : dev.maps()) ...                     // from sysfs
-//   if (auto ev = dev.wait(std::chrono::milliseconds(100))) handle(ev->count);
-//   dev.enable_interrupts();                            // where the driver supports it
+//   auto ev = dev.wait(std::chrono::milliseconds(100));  // errc::timed_out if none
+//   dev.enable_interrupts();                             // where the driver has irqcontrol
 //
 // The kernel's UIO core (drivers/uio/uio.c) fixes the protocol: mmap offset
 // N x page size selects map N; read() of 4 bytes blocks until the interrupt
 // count changes and returns it; writing a 4-byte 1 or 0 enables or disables
 // the interrupt through the driver's irqcontrol. For a PCI device,
-// pci_address() names it for mmapx/pci.hpp (BAR info, resource files, INTx:
-// uio_pci_generic has no irqcontrol, so its users re-enable INTx there).
+// pci_address() names it for mmapx/pci.hpp (BAR info, resource files, INTx).
+// uio_pci_generic has no irqcontrol: its handler masks the device's INTx
+// (the command register's INTx-disable bit) and leaves it masked, so its
+// user unmasks it with pci_enable_intx(pci_address()) after each interrupt.
+// Everything the device says about itself comes from sysfs (detail/sysfs.hpp).
 #pragma once
-
-#include <dirent.h>
-#include <poll.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
-#include <optional>
+#include <cstring>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "detail/posix.hpp"
+#include "detail/sysfs.hpp"
 #include "device.hpp"
 #include "pci.hpp"
 
@@ -46,6 +51,104 @@ struct uio_event {
   std::uint32_t count = 0;   ///< the kernel's total interrupt count
   std::uint32_t missed = 0;  ///< interrupts since the previous wait that this one did not see
 };
+
+namespace detail {
+
+/// N of a sysfs entry named "uioN"; false for any other name.
+inline bool uio_entry_number(std::string_view entry, unsigned& number) noexcept {
+  failure ignored;
+  std::uint64_t n = 0;
+  if (entry.substr(0, 3) != "uio" || !parse_unsigned(entry.substr(3), n, ignored, "") || n > ~0U) return false;
+  number = static_cast<unsigned>(n);
+  return true;
+}
+
+/// The lowest N whose class/uio/uioN/name is `name`: ENODEV when none is.
+inline bool find_uio_by_name(const char* name, unsigned& number, failure& f) noexcept {
+  const char* op = "find UIO device by name (no class/uio in sysfs: is the uio module loaded?)";
+  const sysfs_path dir("%s", sysfs_uio_class);
+  unsigned best = ~0U;
+  if (dir.check(f, op)) {
+    list_sysfs_dir(dir.c_str(), op, f, [&](const char* entry) {
+      unsigned n = 0;
+      char text[128];
+      failure ignored;  // a device that vanished meanwhile is not a match
+      const sysfs_path path("%s/%s/name", sysfs_uio_class, entry);
+      if (uio_entry_number(entry, n) && path.check(ignored, "") &&
+          read_sysfs_string(path.c_str(), text, sizeof text, "", ignored) && std::strcmp(text, name) == 0)
+        best = std::min(best, n);
+    });
+  }
+  f.subject = name;
+  if (!f && best == ~0U) f.fail(std::make_error_code(std::errc::no_such_device), "find UIO device by name");
+  number = best;
+  return !f;
+}
+
+/// The kernel's interrupt count so far (class/uio/uioN/event).
+inline bool read_uio_event_count(unsigned number, std::uint32_t& count, failure& f) noexcept {
+  const char* op = "read UIO event count";
+  const sysfs_path path("%s/uio%u/event", sysfs_uio_class, number);
+  std::uint64_t value = 0;
+  if (path.check(f, op) && read_sysfs_number(path.c_str(), value, op, f) && value > UINT32_MAX)
+    f.fail(errc::value_out_of_range, op);
+  if (f) {
+    f.subject = "class/uio/uioN/event";  // `path` is about to go away
+    f.at(number);
+    return false;
+  }
+  count = static_cast<std::uint32_t>(value);
+  return true;
+}
+
+/// Map `index` of uioN from class/uio/uioN/maps/map<index>; false with f
+/// untouched when there is no such map (the end of the list).
+inline bool read_uio_map(unsigned number, unsigned index, uio_map& m, failure& f) {
+  const char* op = "read UIO map attributes";
+  const char* names[] = {"addr", "size", "offset"};
+  std::uint64_t* fields[] = {&m.address, &m.size, &m.offset};
+  const sysfs_path dir("%s/uio%u/maps/map%u", sysfs_uio_class, number, index);
+  if (!dir.check(f, op) || ::access(dir.c_str(), F_OK) != 0) return false;
+  m.index = index;
+  for (int i = 0; i < 3 && !f; ++i) {
+    const sysfs_path path("%s/uio%u/maps/map%u/%s", sysfs_uio_class, number, index, names[i]);
+    if (path.check(f, op)) read_sysfs_number(path.c_str(), *fields[i], op, f);
+  }
+  if (f) {
+    f.subject = "class/uio/uioN/maps";  // `path` is about to go away
+    f.at(index);
+    return false;
+  }
+  char text[128];
+  failure no_name;  // optional: drivers may leave maps unnamed
+  const sysfs_path path("%s/uio%u/maps/map%u/name", sysfs_uio_class, number, index);
+  if (path.check(no_name, "") && read_sysfs_string(path.c_str(), text, sizeof text, "", no_name)) m.name = text;
+  return true;
+}
+
+/// The memory maps of uioN, in index order.
+inline std::vector<uio_map> read_uio_maps(unsigned number, failure& f) noexcept {
+  std::vector<uio_map> found;
+  try {
+    uio_map m;
+    while (read_uio_map(number, static_cast<unsigned>(found.size()), m, f)) found.push_back(std::exchange(m, {}));
+  } catch (...) {
+    f.fail(std::make_error_code(std::errc::not_enough_memory), "list UIO maps");
+  }
+  if (f) found.clear();
+  return found;
+}
+
+/// The PCI address behind uioN (its class/uio/uioN/device link), or "".
+inline std::string uio_pci_address(unsigned number) {
+  char name[64];
+  failure ignored;
+  const sysfs_path link("%s/uio%u/device", sysfs_uio_class, number);
+  if (!link.check(ignored, "") || !read_sysfs_link_name(link.c_str(), name, sizeof name)) return {};
+  return check_pci_address(name, ignored) ? std::string(name) : std::string();
+}
+
+}  // namespace detail
 
 /// An open /dev/uioN: its memory maps and its interrupt. Move-only; closes
 /// the device when destroyed.
@@ -81,17 +184,7 @@ public:
 
   /// The PCI address of the device behind it ("0000:00:04.0"), or "" when
   /// it is not a PCI device.
-  [[nodiscard]] std::string pci_address() const {
-    char link[64], target[256];
-    std::snprintf(link, sizeof link, "/sys/class/uio/uio%u/device", number_);
-    const ssize_t n = ::readlink(link, target, sizeof target - 1);
-    if (n <= 0) return {};
-    target[n] = '\0';
-    const char* base = std::strrchr(target, '/');
-    base = base != nullptr ? base + 1 : target;
-    detail::failure ignored;
-    return detail::check_pci_address(base, ignored) ? std::string(base) : std::string();
-  }
+  [[nodiscard]] std::string pci_address() const { return detail::uio_pci_address(number_); }
 
   /// The device's memory maps, in index order (uio_pci_generic: one per memory BAR).
   [[nodiscard]] std::vector<uio_map> maps() const {
@@ -111,17 +204,20 @@ public:
     return detail::reporting(ec, [&](detail::failure& f) { return map_impl<A>(index, opts, f); });
   }
 
-  /// Waits up to `timeout` for an interrupt; nullopt when none came.
-  std::optional<uio_event> wait(std::chrono::milliseconds timeout) {
+  /// Waits for an interrupt: errc::timed_out when none comes within
+  /// `timeout` (negative: wait forever; zero: only check; the rule of
+  /// every mmapx wait).
+  uio_event wait(std::chrono::milliseconds timeout) {
     return detail::throwing([&](detail::failure& f) { return wait_impl(timeout, f); });
   }
-  std::optional<uio_event> wait(std::chrono::milliseconds timeout, std::error_code& ec) noexcept {
+  uio_event wait(std::chrono::milliseconds timeout, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return wait_impl(timeout, f); });
   }
 
   /// Re-enables (or disables) the interrupt through the driver's irqcontrol.
-  /// Drivers without one report ENOSYS; uio_pci_generic is one of them and
-  /// re-enables the interrupt itself before each wait.
+  /// Drivers without one report ENOSYS. uio_pci_generic is one of them: it
+  /// masks INTx in the device on each interrupt and never unmasks it, so its
+  /// user calls pci_enable_intx(pci_address()) instead, after each interrupt.
   void enable_interrupts(bool on = true) {
     detail::throwing([&](detail::failure& f) { enable_impl(on, f); });
   }
@@ -142,26 +238,19 @@ private:
       return {};
     }
     uio_device dev(std::move(fd), number);
-    char text[128];
-    std::snprintf(path, sizeof path, "/sys/class/uio/uio%u/name", number);
-    detail::read_text_file(path, text, sizeof text, "read UIO device name", f);
-    if (f) return {};
-    text[std::strcspn(text, "\n")] = '\0';
-    // The count so far, so the first wait can tell what it missed.
-    char count[32];
-    std::snprintf(path, sizeof path, "/sys/class/uio/uio%u/event", number);
-    detail::read_text_file(path, count, sizeof count, "read UIO event count", f);
-    std::uint64_t seen = 0;
-    const char* p = count;
-    if (f || !detail::parse_number(p, seen)) {
-      f.subject = "/sys/class/uio/uioN/event";
+    char name[128];
+    const detail::sysfs_path name_path("%s/uio%u/name", detail::sysfs_uio_class, number);
+    if (name_path.check(f, "read UIO device name"))
+      detail::read_sysfs_string(name_path.c_str(), name, sizeof name, "read UIO device name", f);
+    if (f) {
+      f.subject = "/dev/uioN";  // `name_path` is about to go away
       f.at(number);
-      if (!f) f.fail(errc::parse_error, "read UIO event count");
       return {};
     }
-    dev.last_count_ = static_cast<std::uint32_t>(seen);
+    // The count so far, so the first wait can tell what it missed.
+    if (!detail::read_uio_event_count(number, dev.last_count_, f)) return {};
     try {
-      dev.name_ = text;
+      dev.name_ = name;
     } catch (...) {
       f.fail(std::make_error_code(std::errc::not_enough_memory), "open UIO device");
       return {};
@@ -170,72 +259,14 @@ private:
   }
 
   static uio_device open_by_name_impl(const char* name, detail::failure& f) noexcept {
-    f.subject = name;
-    DIR* dir = ::opendir("/sys/class/uio");
-    if (dir == nullptr) {
-      f.fail_errno("find UIO device by name (no /sys/class/uio: is the uio module loaded?)");
-      return {};
-    }
-    unsigned best = ~0U;
-    while (const dirent* entry = ::readdir(dir)) {
-      unsigned number = 0;
-      char tail = 0;
-      if (std::sscanf(entry->d_name, "uio%u%c", &number, &tail) != 1) continue;
-      char path[300], text[128];
-      std::snprintf(path, sizeof path, "/sys/class/uio/%s/name", entry->d_name);
-      detail::failure ignored;
-      detail::read_text_file(path, text, sizeof text, "read", ignored);
-      text[std::strcspn(text, "\n")] = '\0';
-      if (!ignored && std::strcmp(text, name) == 0 && number < best) best = number;
-    }
-    ::closedir(dir);
-    if (best == ~0U) {
-      f.fail(std::make_error_code(std::errc::no_such_device), "find UIO device by name");
-      return {};
-    }
-    auto dev = open_impl(best, f);
+    unsigned number = 0;
+    if (!detail::find_uio_by_name(name, number, f)) return {};
+    auto dev = open_impl(number, f);
     if (f) f.subject = name;
     return dev;
   }
 
-  std::vector<uio_map> maps_impl(detail::failure& f) const noexcept {
-    std::vector<uio_map> found;
-    try {
-      for (unsigned index = 0;; ++index) {
-        char dir[96];
-        std::snprintf(dir, sizeof dir, "/sys/class/uio/uio%u/maps/map%u", number_, index);
-        if (::access(dir, F_OK) != 0) break;
-        uio_map m;
-        m.index = index;
-        const char* numbers[] = {"addr", "size", "offset"};
-        std::uint64_t* fields[] = {&m.address, &m.size, &m.offset};
-        for (int i = 0; i < 3; ++i) {
-          char path[128], text[64];
-          std::snprintf(path, sizeof path, "%s/%s", dir, numbers[i]);
-          detail::read_text_file(path, text, sizeof text, "read UIO map attributes", f);
-          const char* p = text;
-          if (f || !detail::parse_number(p, *fields[i])) {
-            f.subject = "/sys/class/uio/uioN/maps";
-            f.at(index);
-            if (!f) f.fail(errc::parse_error, "read UIO map attributes");
-            return {};
-          }
-        }
-        char path[128], text[128];
-        std::snprintf(path, sizeof path, "%s/name", dir);
-        detail::failure no_name;  // optional: drivers may leave maps unnamed
-        if (detail::read_text_file(path, text, sizeof text, "read", no_name) > 0) {
-          text[std::strcspn(text, "\n")] = '\0';
-          m.name = text;
-        }
-        found.push_back(std::move(m));
-      }
-    } catch (...) {
-      f.fail(std::make_error_code(std::errc::not_enough_memory), "list UIO maps");
-      return {};
-    }
-    return found;
-  }
+  std::vector<uio_map> maps_impl(detail::failure& f) const noexcept { return detail::read_uio_maps(number_, f); }
 
   template <access A>
   region<A> map_impl(unsigned index, const map_options& opts, detail::failure& f) const noexcept {
@@ -257,30 +288,17 @@ private:
                                    static_cast<std::size_t>(all[index].size), opts, f);
   }
 
-  std::optional<uio_event> wait_impl(std::chrono::milliseconds timeout, detail::failure& f) noexcept {
+  uio_event wait_impl(std::chrono::milliseconds timeout, detail::failure& f) noexcept {
     f.subject = name_.c_str();
-    pollfd p{fd_.get(), POLLIN, 0};
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      const int n = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        f.fail_errno("wait for UIO interrupt");
-        return std::nullopt;
-      }
-      if (n == 0) return std::nullopt;
-      break;
+    if (!detail::poll_until(fd_.get(), POLLIN, detail::deadline(timeout), f, "wait for UIO interrupt")) {
+      if (!f) f.fail(errc::timed_out, "wait for UIO interrupt");
+      return {};
     }
     std::uint32_t count = 0;
-    ssize_t got;
-    do {
-      got = ::read(fd_.get(), &count, sizeof count);
-    } while (got < 0 && errno == EINTR);
-    if (got != static_cast<ssize_t>(sizeof count)) {
-      if (got >= 0) errno = EIO;
+    if (!detail::whole_transfer(detail::retry_on_eintr([&] { return ::read(fd_.get(), &count, sizeof count); }),
+                                sizeof count)) {
       f.fail_errno("read UIO interrupt count");
-      return std::nullopt;
+      return {};
     }
     uio_event ev{count, count - last_count_ - 1};  // unsigned: wraps like the kernel's counter
     last_count_ = count;
@@ -290,14 +308,12 @@ private:
   bool enable_impl(bool on, detail::failure& f) noexcept {
     f.subject = name_.c_str();
     const std::uint32_t value = on ? 1 : 0;
-    ssize_t put;
-    do {
-      put = ::write(fd_.get(), &value, sizeof value);
-    } while (put < 0 && errno == EINTR);
-    if (put == static_cast<ssize_t>(sizeof value)) return true;
-    if (put >= 0) errno = EIO;
+    if (detail::whole_transfer(detail::retry_on_eintr([&] { return ::write(fd_.get(), &value, sizeof value); }),
+                               sizeof value))
+      return true;
     if (errno == ENOSYS) {
-      return f.fail_errno(on ? "enable UIO interrupt (the driver has no irqcontrol; uio_pci_generic re-enables by itself)"
+      return f.fail_errno(on ? "enable UIO interrupt (the driver has no irqcontrol; "
+                               "uio_pci_generic users call pci_enable_intx instead)"
                              : "disable UIO interrupt (the driver has no irqcontrol)");
     }
     return f.fail_errno(on ? "enable UIO interrupt" : "disable UIO interrupt");

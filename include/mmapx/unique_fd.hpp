@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "detail/posix.hpp"
 #include "error.hpp"
 
 namespace mmapx {
@@ -78,10 +79,7 @@ inline bool clear_nonblocking(int fd, failure& f) noexcept {
 /// unless `flags` asked for it. Callers then refuse the file types they
 /// cannot map (fstat), so a FIFO is a clear error at once, not a hang.
 inline unique_fd open_fd(const char* path, int flags, mode_t mode, failure& f) noexcept {
-  int fd;
-  do {
-    fd = ::open(path, flags | O_CLOEXEC | O_NONBLOCK, mode);
-  } while (fd < 0 && errno == EINTR);
+  const int fd = retry_on_eintr([&] { return ::open(path, flags | O_CLOEXEC | O_NONBLOCK, mode); });
   if (fd < 0) {
     f.fail_errno("open", stage::open);
     f.subject = path;

@@ -142,10 +142,17 @@ std::uint64_t hand_read64(std::byte* base) { return at<std::uint64_t>(base, 0x90
 void lib_wait_until(edu_block dev, std::error_code& ec) noexcept {
   dev.wait_until(edu::status::computing::val<0>, std::chrono::milliseconds(100), ec);
 }
-void hand_wait_until(std::byte* base, std::error_code& ec) noexcept {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+// Drivers keep a wait in a helper that takes the timeout (as Linux's
+// readl_poll_timeout does). This one follows mmapx's timeout rule: a
+// negative timeout, or one too long for the clock, has no end.
+static void wait_computing(std::byte* base, std::uint32_t value, std::chrono::nanoseconds timeout,
+                           std::error_code& ec) noexcept {
+  using seconds = std::chrono::duration<double>;
+  const bool no_end = timeout < timeout.zero() || seconds(timeout) > seconds(std::chrono::hours(24 * 365 * 146));
+  const auto deadline =
+      no_end ? std::chrono::steady_clock::time_point::max() : std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    if ((at<std::uint32_t>(base, 0x20) & 1u) == 0) {
+    if ((at<std::uint32_t>(base, 0x20) & 1u) == value) {
       ec.clear();
       return;
     }
@@ -154,6 +161,9 @@ void hand_wait_until(std::byte* base, std::error_code& ec) noexcept {
       return;
     }
   }
+}
+void hand_wait_until(std::byte* base, std::error_code& ec) noexcept {
+  wait_computing(base, 0, std::chrono::milliseconds(100), ec);
 }
 
 // enum field write: start a DMA towards RAM with its interrupt, one store

@@ -12,28 +12,10 @@
 #include "test_support.hpp"
 
 using namespace mmapx;
+using mmapx_test::contains;
 using mmapx_test::temp_dir;
+using mmapx_test::thrown_by;
 using mmapx_test::write_file;
-
-namespace {
-
-/// Runs `fn` expecting a std::system_error; returns it.
-template <class Fn>
-std::system_error thrown_by(Fn&& fn) {
-  try {
-    fn();
-  } catch (const std::system_error& e) {
-    return e;
-  }
-  FAIL("no exception thrown");
-  return std::system_error(std::error_code{});
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-}  // namespace
 
 TEST_CASE("nonexistent path: ENOENT naming the path and operation", "[errors]") {
   temp_dir dir;

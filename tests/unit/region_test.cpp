@@ -1,6 +1,5 @@
 // Unit tests: region operations (advise, protect, lock, resize, unmap).
 #include <sys/mman.h>
-#include <sys/wait.h>
 
 #include <csetjmp>
 #include <csignal>
@@ -26,8 +25,7 @@ namespace {
 /// True if reading (or writing) the byte at p faults. Checked in a child so
 /// a fault cannot take the test runner down.
 bool faults_on(volatile std::byte* p, bool write) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
+  mmapx_test::child touch([&] {
     std::signal(SIGSEGV, SIG_DFL);  // not Catch2's handler: we want the plain signal
     std::signal(SIGBUS, SIG_DFL);
     if (write) {
@@ -35,11 +33,10 @@ bool faults_on(volatile std::byte* p, bool write) {
     } else {
       (void)*p;
     }
-    ::_exit(0);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS);
+    return 0;
+  });
+  const auto end = touch.wait();
+  return end.signal == SIGSEGV || end.signal == SIGBUS;
 }
 
 bool resident(const void* p, std::size_t len) {

@@ -1,17 +1,20 @@
 // tests/unit/test_support.hpp - a private temporary directory per test,
-// helpers to read and write whole files without going through mmapx, and a
-// way to run a check in a forked child.
+// helpers to read and write whole files without going through mmapx, a
+// way to run a check in a forked child, and the error a call throws.
 #pragma once
 
 #include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <string_view>
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include "catch.hpp"
+#include "child_process.hpp"
 
 namespace mmapx_test {
 
@@ -76,24 +79,20 @@ inline std::string pattern(std::size_t n, unsigned seed = 0) {
   return s;
 }
 
-/// Runs `child` (returning its exit code; an exception is exit 2) in a
-/// forked process that never returns into the test framework. Returns that
-/// exit code, or -1 if the child could not run or died of a signal.
+/// Runs `fn` expecting a std::system_error; returns it (the test fails if
+/// nothing is thrown).
 template <class Fn>
-int in_child(Fn&& child) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    int status = 1;
-    try {
-      status = child();
-    } catch (...) {
-      status = 2;
-    }
-    std::_Exit(status);
+std::system_error thrown_by(Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::system_error& e) {
+    return e;
   }
-  int status = 0;
-  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
-  return WEXITSTATUS(status);
+  FAIL("no exception thrown");
+  return std::system_error(std::error_code{});
 }
+
+/// True if `part` occurs in `text` (for error messages).
+inline bool contains(std::string_view text, std::string_view part) { return text.find(part) != text.npos; }
 
 }  // namespace mmapx_test

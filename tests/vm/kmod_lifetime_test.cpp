@@ -93,23 +93,18 @@ TEST_CASE("kmod: fork with a live mapping: the child reads after the parent unma
     const std::size_t size = r.size();
     pipe_pair unmapped;
     const auto parent_live = live(dev);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      if (!unmapped.wait()) ::_exit(10);
+    mmapx_test::child reader([&] {
+      if (!unmapped.wait()) return 10;
       for (std::size_t i = 0; i < size; i += 8)
-        if (read_u64(data + i) != i * 3 + 1) ::_exit(11);
+        if (read_u64(data + i) != i * 3 + 1) return 11;
       const std::uint64_t mark = 0xC0FFEE;
       std::memcpy(data, &mark, sizeof mark);
-      ::_exit(0);
-    }
-    REQUIRE(pid > 0);
+      return 0;
+    });
     CHECK(live(dev) == parent_live + 1);  // the child's copy
     r = {};  // the parent unmaps
     unmapped.signal();
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(reader.wait().exited(0));
     auto again = dev.map<mmapx::access::read>({.index = 3 % g.buffer_count});
     CHECK(read_u64(again.data()) == 0xC0FFEE);
   }
@@ -120,30 +115,26 @@ TEST_CASE("kmod: two processes mapping one buffer see each other's writes") {
   pipe_pair to_child, to_parent;
   auto mine = dev.map({.index = 1, .cache = kmod::cache_mode::write_combining,
                        .method = kmod::map_method::lazy});
-  const pid_t pid = ::fork();
-  if (pid == 0) {
+  mmapx_test::child other([&] {
     int status = 0;
     {
       // The child opens and maps on its own, with the other method.
       auto own = kmod::device::open(kmod::device_path(0));
       auto theirs = own.map({.index = 1, .cache = kmod::cache_mode::write_combining});
-      if (!to_child.wait()) ::_exit(20);
+      if (!to_child.wait()) return 20;
       volatile auto* v = reinterpret_cast<volatile std::uint64_t*>(theirs.data());
       if (v[10] != 0x1111) status = 21;
       v[11] = 0x2222;
     }
     to_parent.signal();
-    ::_exit(status);
-  }
-  REQUIRE(pid > 0);
+    return status;
+  });
   volatile auto* v = reinterpret_cast<volatile std::uint64_t*>(mine.data());
   v[10] = 0x1111;
   to_child.signal();
   REQUIRE(to_parent.wait());
   CHECK(v[11] == 0x2222);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(other.wait().exited(0));
 }
 
 TEST_CASE("kmod: the bus address is for CAP_SYS_ADMIN only") {

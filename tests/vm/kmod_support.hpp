@@ -1,23 +1,23 @@
 // tests/vm/kmod_support.hpp - what the in-guest tests of the reference kernel
 // module share: the module's name and file in the guest, raw mmap with errno,
-// the per-page tags that prove which physical page a mapping shows, and a
-// forked child whose verdict is its exit status.
+// the per-page tags that prove which physical page a mapping shows, and
+// (from child_process.hpp) a forked child whose verdict is its exit status.
 #pragma once
 
 #include <catch.hpp>
 
 #include <mmapx/kmod.hpp>
 
+#include "child_process.hpp"
+
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 
 namespace kmod_test {
 
@@ -70,24 +70,6 @@ inline std::uint64_t read_u64(const void* at) {
   return v;
 }
 
-/// Runs `body` in a forked child; its return value is the child's exit
-/// status (0 = the child's checks passed). Returns that status, or -1 if the
-/// child died of a signal.
-inline int in_child(const std::function<int()>& body) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    int status = 99;
-    try {
-      status = body();
-    } catch (...) {
-      status = 98;
-    }
-    ::_exit(status);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using mmapx_test::in_child;
 
 }  // namespace kmod_test

@@ -13,6 +13,7 @@
 // decides, at compile time, whether a modify needs its load at all.
 #pragma once
 
+#include <mmapx/detail/posix.hpp>
 #include <mmapx/error.hpp>
 #include <mmapx/reg/bus.hpp>
 #include <mmapx/reg/map.hpp>
@@ -199,7 +200,8 @@ class block {
 
   // --- waiting -----------------------------------------------------------
 
-  /// Polls field F until it holds `v`; errc::timed_out after `timeout`.
+  /// Polls field F until it holds `v`; errc::timed_out after `timeout`
+  /// (negative: forever; zero: one check; the rule of every mmapx wait).
   /// Busy-polls without sleeping (deadline on steady_clock); the exception names the field.
   template <field_type F>
   void wait_until(field_value<F> v, std::chrono::nanoseconds timeout) const {
@@ -220,7 +222,11 @@ class block {
                                                 std::error_code& ec) const noexcept {
     using R = register_of_t<Map, F>;
     static_assert(layout<R>::template can_read<F>, "mmapx::reg: the field is write-only: it cannot be read");
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    // The rule of every mmapx wait (detail/posix.hpp), written out rather
+    // than through detail::deadline so that the loop compiles to a
+    // hand-written loop's instructions (tests/codegen).
+    const auto deadline = mmapx::detail::without_end(timeout) ? std::chrono::steady_clock::time_point::max()
+                                                               : std::chrono::steady_clock::now() + timeout;
     for (;;) {
       if ((load<R>() & F::mask) == v.bits) {
         ec.clear();

@@ -9,6 +9,7 @@
 // overflows, and reports every mistake through error.hpp.
 #pragma once
 
+#include <mmapx/detail/posix.hpp>
 #include <mmapx/error.hpp>
 #include <mmapx/reg/map.hpp>
 
@@ -185,31 +186,6 @@ constexpr std::string_view take_name(std::string_view text, std::size_t& pos) no
   return text.substr(begin, pos - begin);
 }
 
-/// A decimal, 0x hexadecimal or 0b binary number filling all of `digits`.
-inline bool parse_number(std::string_view digits, std::uint64_t& out, mmapx::detail::failure& f) noexcept {
-  unsigned base = 10;
-  if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
-    base = 16;
-    digits.remove_prefix(2);
-  } else if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'b' || digits[1] == 'B')) {
-    base = 2;
-    digits.remove_prefix(2);
-  }
-  if (digits.empty()) return f.fail(errc::parse_error, "parse assignment");
-  std::uint64_t value = 0;
-  for (const char c : digits) {
-    unsigned d = 16;
-    if (c >= '0' && c <= '9') d = static_cast<unsigned>(c - '0');
-    else if (c >= 'a' && c <= 'f') d = static_cast<unsigned>(c - 'a') + 10;
-    else if (c >= 'A' && c <= 'F') d = static_cast<unsigned>(c - 'A') + 10;
-    if (d >= base) return f.fail(errc::parse_error, "parse assignment");
-    if (value > (~std::uint64_t{0} - d) / base) return f.fail(errc::value_out_of_range, "parse assignment");
-    value = value * base + d;
-  }
-  out = value;
-  return true;
-}
-
 inline assignment parse_assignment(const map_info& map, std::string_view text, mmapx::detail::failure& f) noexcept {
   assignment a;
   std::size_t pos = 0;
@@ -237,7 +213,7 @@ inline assignment parse_assignment(const map_info& map, std::string_view text, m
   if (value_is_name) {
     for (const char c : value_text)
       if (!is_name_char(c)) return f.fail(errc::parse_error, "parse assignment"), a;
-  } else if (!parse_number(value_text, number, number_failure) && number_failure.code == errc::parse_error) {
+  } else if (!mmapx::detail::parse_unsigned(value_text, number, number_failure, "parse assignment") && number_failure.code == errc::parse_error) {
     return f.fail(errc::parse_error, "parse assignment"), a;
   }
 
