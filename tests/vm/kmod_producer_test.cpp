@@ -1,11 +1,13 @@
 // In-guest tests of the module's producer (its stand-in for a DMA engine)
 // through mmapx::kmod: ready buffers arrive in order with verified patterns,
-// every lost frame is an overrun the statistics report, and poll wakes up.
+// every lost frame is an overrun the statistics report, poll wakes up, the
+// period has a floor, and the producer belongs to the file that started it.
 #include "kmod_support.hpp"
 
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -165,4 +167,54 @@ TEST_CASE("kmod: read() and write() speak the documented protocol") {
   CHECK(::write(fd, &index, sizeof index) == -1);  // no longer held
   CHECK(errno == EINVAL);
   dev.stop();
+}
+
+TEST_CASE("kmod: the producer period has a floor the header states; below it is EINVAL") {
+  auto dev = kmod::device::open(kmod::device_path(0));
+  // The documented floor: 10 us, and at least half a nanosecond per byte of
+  // a buffer (the producer never writes faster than 2 bytes per ns).
+  const std::uint64_t floor = std::max<std::uint64_t>(10000, dev.info().buffer_size / 2);
+  std::error_code ec;
+  const auto sequence = dev.stats().sequence;
+  for (const std::uint64_t ns : {std::uint64_t{0}, std::uint64_t{1000}, floor - 1,
+                                 std::uint64_t{MMAPX_KMOD_PERIOD_MAX_NS} + 1}) {
+    CAPTURE(ns);
+    dev.start(std::chrono::nanoseconds(ns), kmod::cache_mode::cached, ec);
+    CHECK(ec == std::errc::invalid_argument);
+    dev.set_period(std::chrono::nanoseconds(ns), ec);
+    CHECK(ec == std::errc::invalid_argument);
+  }
+  std::this_thread::sleep_for(20ms);
+  CHECK(dev.stats().sequence == sequence);  // nothing was started
+  dev.start(std::chrono::nanoseconds(floor), kmod::cache_mode::cached, ec);
+  CHECK(!ec);
+  dev.set_period(std::chrono::nanoseconds(floor), ec);
+  CHECK(!ec);
+  const auto ready = dev.wait(5s);
+  dev.hand_back(ready.index);
+  dev.stop();
+}
+
+TEST_CASE("kmod: the producer belongs to the file that started it") {
+  const auto sequence = [](const kmod::device& d) { return d.stats().sequence; };
+  auto starter = kmod::device::open(kmod::device_path(0));
+  auto watcher = kmod::device::open(kmod::device_path(0));
+  starter.start(1ms);
+  // Another opener coming and going leaves it running.
+  { auto passer_by = kmod::device::open(kmod::device_path(0)); }
+  auto before = sequence(watcher);
+  std::this_thread::sleep_for(50ms);
+  CHECK(sequence(watcher) > before);
+  // Closing the file that started it stops it, though another is open.
+  starter = kmod::device{};
+  before = sequence(watcher);
+  std::this_thread::sleep_for(50ms);
+  CHECK(sequence(watcher) == before);
+  // Whoever starts it next owns it; STOP works from any opener.
+  watcher.start(1ms);
+  starter = kmod::device::open(kmod::device_path(0));
+  starter.stop();
+  before = sequence(watcher);
+  std::this_thread::sleep_for(50ms);
+  CHECK(sequence(watcher) == before);
 }
