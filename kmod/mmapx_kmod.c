@@ -18,6 +18,7 @@
 #include <linux/kfifo.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -70,11 +71,21 @@ struct mmapx_minor {
 	struct mmapx_kmod_geometry geometry;
 	struct mmapx_buffer status;
 	struct mmapx_buffer *buffers[MMAPX_KMOD_CACHE_MODES];
-	atomic_t opens;
 	atomic64_t faults;
 	atomic64_t live_mappings;
 
-	/* The producer; everything below is protected by lock. */
+	/*
+	 * control serialises everything that starts or stops the producer or
+	 * counts the minor's files: START, STOP, open and release. Only one
+	 * caller at a time can then start or cancel the timer, so
+	 * hrtimer_start() never meets a running callback (which would re-arm
+	 * the timer under hrtimer_forward(), a WARNING).
+	 */
+	struct mutex control;
+	unsigned int opens;	/* open files of this minor, under control */
+	struct file *owner;	/* the file that started the producer, or NULL */
+
+	/* The producer's ring; everything below is protected by lock. */
 	spinlock_t lock;
 	struct hrtimer timer;
 	wait_queue_head_t wait;
@@ -207,6 +218,7 @@ static int mmapx_setup_minor(struct mmapx_minor *m, unsigned int minor)
 	int ret;
 
 	m->minor = minor;
+	mutex_init(&m->control);
 	spin_lock_init(&m->lock);
 	init_waitqueue_head(&m->wait);
 	hrtimer_init(&m->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
@@ -279,6 +291,7 @@ static enum hrtimer_restart mmapx_tick(struct hrtimer *timer)
 {
 	struct mmapx_minor *m = container_of(timer, struct mmapx_minor, timer);
 	struct mmapx_kmod_event event = { 0 };
+	struct mmapx_buffer *buf;
 	u32 pos;
 
 	spin_lock(&m->lock);
@@ -296,9 +309,10 @@ static enum hrtimer_restart mmapx_tick(struct hrtimer *timer)
 		goto again;
 	}
 	m->state[pos] = MMAPX_FILLING;
+	buf = &m->buffers[m->ring_cache][pos];
 	spin_unlock(&m->lock);
 
-	mmapx_fill(&m->buffers[m->ring_cache][pos], event.sequence);
+	mmapx_fill(buf, event.sequence);
 
 	event.index = pos;
 	spin_lock(&m->lock);
@@ -321,29 +335,50 @@ static void mmapx_reset_ring(struct mmapx_minor *m)
 	spin_unlock_bh(&m->lock);
 }
 
-static void mmapx_stop(struct mmapx_minor *m)
+/*
+ * Stops the producer and empties the ring: ready events are dropped, held
+ * buffers become free. The caller holds control, so nobody restarts the
+ * timer between the cancel and the reset.
+ */
+static void mmapx_stop_locked(struct mmapx_minor *m)
 {
+	lockdep_assert_held(&m->control);
 	spin_lock_bh(&m->lock);
 	m->running = false;
 	spin_unlock_bh(&m->lock);
 	hrtimer_cancel(&m->timer);
 	mmapx_reset_ring(m);
+	m->owner = NULL;
 }
 
-static int mmapx_start(struct mmapx_minor *m,
+static void mmapx_stop(struct mmapx_minor *m)
+{
+	mutex_lock(&m->control);
+	mmapx_stop_locked(m);
+	mutex_unlock(&m->control);
+}
+
+/*
+ * (Re)starts the producer for file: it stops first, so a START that
+ * changes the cache mode starts from an empty ring of the new buffers.
+ */
+static int mmapx_start(struct mmapx_minor *m, struct file *file,
 		       const struct mmapx_kmod_producer *p)
 {
 	if (p->reserved || !mmapx_cache_supported(p->cache) ||
 	    p->period_ns < MMAPX_KMOD_PERIOD_MIN_NS ||
 	    p->period_ns > MMAPX_KMOD_PERIOD_MAX_NS)
 		return -EINVAL;
-	mmapx_stop(m);
+	mutex_lock(&m->control);
+	mmapx_stop_locked(m);
 	spin_lock_bh(&m->lock);
 	m->ring_cache = p->cache;
 	WRITE_ONCE(m->period_ns, p->period_ns);
 	m->running = true;
 	spin_unlock_bh(&m->lock);
+	m->owner = file;
 	hrtimer_start(&m->timer, ns_to_ktime(p->period_ns), HRTIMER_MODE_REL_SOFT);
+	mutex_unlock(&m->control);
 	return 0;
 }
 
@@ -605,7 +640,7 @@ static long mmapx_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case MMAPX_KMOD_IOC_START:
 		if (copy_from_user(&u.producer, uarg, sizeof(u.producer)))
 			return -EFAULT;
-		return mmapx_start(m, &u.producer);
+		return mmapx_start(m, file, &u.producer);
 	case MMAPX_KMOD_IOC_STOP:
 		mmapx_stop(m);
 		return 0;
@@ -700,22 +735,53 @@ static __poll_t mmapx_poll(struct file *file, struct poll_table_struct *wait)
 	return mask;
 }
 
+/*
+ * Every buffer zeroed, for a minor that nobody uses any more: what one user
+ * left in it never reaches the next. The kernel's mapping has the buffer's
+ * cache type, so memset() through it never aliases another type.
+ */
+static void mmapx_zero_buffers(struct mmapx_minor *m)
+{
+	unsigned int c, i;
+
+	for (c = 0; c < MMAPX_KMOD_CACHE_MODES; c++) {
+		if (!m->buffers[c])
+			continue;
+		for (i = 0; i < buffers; i++) {
+			struct mmapx_buffer *buf = &m->buffers[c][i];
+
+			memset(page_address(buf->page), 0, buf->npages << PAGE_SHIFT);
+		}
+	}
+}
+
 static int mmapx_open(struct inode *inode, struct file *file)
 {
 	struct mmapx_minor *m = &mmapx_minors[iminor(inode) - MINOR(mmapx_devt)];
 
 	file->private_data = m;
-	atomic_inc(&m->opens);
-	return nonseekable_open(inode, file);
+	nonseekable_open(inode, file);	/* cannot fail */
+	mutex_lock(&m->control);
+	/*
+	 * Every mapping holds its file, so no open file means no mapping
+	 * either: nobody can see the buffers while they are zeroed.
+	 */
+	if (m->opens++ == 0)
+		mmapx_zero_buffers(m);
+	mutex_unlock(&m->control);
+	return 0;
 }
 
 static int mmapx_release(struct inode *inode, struct file *file)
 {
 	struct mmapx_minor *m = file->private_data;
 
-	/* Like a device whose last user went away: the producer stops. */
-	if (atomic_dec_and_test(&m->opens))
-		mmapx_stop(m);
+	/* The producer belongs to the file that started it, and ends with it. */
+	mutex_lock(&m->control);
+	if (m->owner == file)
+		mmapx_stop_locked(m);
+	m->opens--;
+	mutex_unlock(&m->control);
 	return 0;
 }
 
@@ -763,6 +829,7 @@ static void mmapx_teardown(unsigned int set_up, unsigned int created)
 	for (i = 0; i < set_up; i++) {
 		hrtimer_cancel(&mmapx_minors[i].timer);
 		mmapx_free_minor(&mmapx_minors[i]);
+		mutex_destroy(&mmapx_minors[i].control);
 	}
 	kfree(mmapx_minors);
 }
