@@ -63,7 +63,6 @@ struct mmapx_buffer {
 	u32 index;
 	bool read_only;
 	bool cache_set;		/* set_memory_*() succeeded: undo before free */
-	atomic_t mappings;
 };
 
 struct mmapx_minor {
@@ -402,7 +401,6 @@ static void mmapx_vm_open(struct vm_area_struct *vma)
 {
 	struct mmapx_buffer *buf = vma->vm_private_data;
 
-	atomic_inc(&buf->mappings);
 	atomic64_inc(&buf->owner->live_mappings);
 }
 
@@ -410,7 +408,6 @@ static void mmapx_vm_close(struct vm_area_struct *vma)
 {
 	struct mmapx_buffer *buf = vma->vm_private_data;
 
-	atomic_dec(&buf->mappings);
 	atomic64_dec(&buf->owner->live_mappings);
 }
 
