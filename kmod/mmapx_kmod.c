@@ -573,7 +573,8 @@ static int mmapx_memtype(struct mmapx_minor *m, struct mmapx_kmod_memtype *mt)
 		return ret;
 
 	mt->user_type = mmapx_pat_type(pte_flags(pte), _PAGE_PAT);
-	mt->physical = PFN_PHYS(pte_pfn(pte));
+	/* Where a page lives is what BUS_ADDRESS guards: the same rule here. */
+	mt->physical = capable(CAP_SYS_ADMIN) ? PFN_PHYS(pte_pfn(pte)) : 0;
 	kpte = lookup_address((unsigned long)pfn_to_kaddr(pte_pfn(pte)), &level);
 	if (!kpte)
 		return -EFAULT;

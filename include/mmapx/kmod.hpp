@@ -72,7 +72,7 @@ enum class memory_type : std::uint32_t {
 struct page_memory_type {
   memory_type user;    ///< in the calling process's mapping
   memory_type kernel;  ///< in the kernel's own mapping of the same page
-  /// Physical address of the page.
+  /// Physical address of the page; 0 unless the caller has CAP_SYS_ADMIN.
   std::uint64_t physical = 0;
 };
 

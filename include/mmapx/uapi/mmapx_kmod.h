@@ -159,7 +159,8 @@ struct mmapx_kmod_memtype {
 	__u64 address;		/* in: user virtual address */
 	__u32 user_type;	/* out: MMAPX_KMOD_PAT_* of the user mapping */
 	__u32 kernel_type;	/* out: MMAPX_KMOD_PAT_* of the kernel mapping */
-	__u64 physical;		/* out: physical address of that page */
+	/* out: physical address of that page; 0 without CAP_SYS_ADMIN */
+	__u64 physical;
 };
 
 /* The ioctl type number of all the module's commands. */
@@ -190,7 +191,11 @@ struct mmapx_kmod_memtype {
  */
 #define MMAPX_KMOD_IOC_BUS_ADDRESS					\
 	_IOWR(MMAPX_KMOD_IOC_MAGIC, 6, struct mmapx_kmod_bus_address)
-/* Reads the memory types of one mapped page (struct mmapx_kmod_memtype). */
+/*
+ * Reads the memory types of one mapped page (struct mmapx_kmod_memtype).
+ * Anyone who holds the device may ask; the physical address is reported to
+ * CAP_SYS_ADMIN only (0 otherwise), as BUS_ADDRESS is.
+ */
 #define MMAPX_KMOD_IOC_MEMTYPE						\
 	_IOWR(MMAPX_KMOD_IOC_MAGIC, 7, struct mmapx_kmod_memtype)
 
