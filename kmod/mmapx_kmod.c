@@ -37,6 +37,8 @@
 /* Order 10 with 4 KiB pages: an order every kernel's page allocator grants. */
 #define MMAPX_MAX_BUFFER_SIZE	(4UL << 20)
 #define MMAPX_WINDOW_PAGES	(MMAPX_KMOD_WINDOW_SIZE >> PAGE_SHIFT)
+/* Allocations whose size the module parameters choose: see mmapx_alloc_pages. */
+#define MMAPX_GFP		(GFP_KERNEL | __GFP_NOWARN)
 
 static unsigned int minors = 2;
 module_param(minors, uint, 0444);
@@ -172,6 +174,9 @@ static void mmapx_free_pages(struct mmapx_buffer *buf)
  * Physically contiguous, below 4 GiB for devices with a 32-bit DMA mask, and
  * zeroed before anyone can map it. split_page() gives every page its own
  * reference count, so the pages past npages can be returned at once.
+ * Parameters size these allocations, so failing is expected and quiet
+ * (__GFP_NOWARN): mmapx_init() logs one line instead of the allocator's
+ * warning and call trace.
  */
 static int mmapx_alloc_pages(struct mmapx_buffer *buf, unsigned long npages)
 {
@@ -179,7 +184,7 @@ static int mmapx_alloc_pages(struct mmapx_buffer *buf, unsigned long npages)
 	struct page *page;
 	unsigned long i;
 
-	page = alloc_pages(GFP_KERNEL | __GFP_ZERO | GFP_DMA32, order);
+	page = alloc_pages(MMAPX_GFP | __GFP_ZERO | GFP_DMA32, order);
 	if (!page)
 		return -ENOMEM;
 	split_page(page, order);
@@ -231,10 +236,11 @@ static int mmapx_setup_minor(struct mmapx_minor *m, unsigned int minor)
 	geometry->cache_modes = mmapx_cache_modes();
 	geometry->methods = BIT(MMAPX_KMOD_EAGER) | BIT(MMAPX_KMOD_LAZY);
 
-	m->state = kcalloc(buffers, sizeof(*m->state), GFP_KERNEL);
+	m->state = kcalloc(buffers, sizeof(*m->state), MMAPX_GFP);
 	if (!m->state)
 		return -ENOMEM;
-	ret = kfifo_alloc(&m->ready, roundup_pow_of_two(buffers), GFP_KERNEL);
+	/* A kfifo holds a power of two >= 2 entries; one buffer needs 2. */
+	ret = kfifo_alloc(&m->ready, max_t(unsigned long, 2, roundup_pow_of_two(buffers)), MMAPX_GFP);
 	if (ret)
 		return ret;
 
@@ -248,7 +254,7 @@ static int mmapx_setup_minor(struct mmapx_minor *m, unsigned int minor)
 	for (c = 0; c < MMAPX_KMOD_CACHE_MODES; c++) {
 		if (!mmapx_cache_supported(c))
 			continue;
-		m->buffers[c] = kcalloc(buffers, sizeof(*m->buffers[c]), GFP_KERNEL);
+		m->buffers[c] = kcalloc(buffers, sizeof(*m->buffers[c]), MMAPX_GFP);
 		if (!m->buffers[c])
 			return -ENOMEM;
 		for (i = 0; i < buffers; i++) {
@@ -853,7 +859,7 @@ static int __init mmapx_init(void)
 		ret = PTR_ERR(mmapx_class);
 		goto out_region;
 	}
-	mmapx_minors = kcalloc(minors, sizeof(*mmapx_minors), GFP_KERNEL);
+	mmapx_minors = kcalloc(minors, sizeof(*mmapx_minors), MMAPX_GFP);
 	if (!mmapx_minors) {
 		ret = -ENOMEM;
 		goto out_class;
@@ -862,8 +868,11 @@ static int __init mmapx_init(void)
 		/* A minor that fails half-way is torn down with the others. */
 		ret = mmapx_setup_minor(&mmapx_minors[set_up], set_up);
 		set_up++;
-		if (ret)
+		if (ret) {
+			pr_err("mmapx: minors=%u buffers=%u buffer_size=%lu: minor %u: cannot allocate its buffers: %pe\n",
+			       minors, buffers, buffer_size, set_up - 1, ERR_PTR(ret));
 			goto out_minors;
+		}
 	}
 	cdev_init(&mmapx_cdev, &mmapx_fops);
 	mmapx_cdev.owner = THIS_MODULE;
