@@ -292,11 +292,20 @@ static void mmapx_fill(struct mmapx_buffer *buf, u64 sequence)
 	frame->checksum = lower_32_bits(sum) ^ upper_32_bits(sum);
 }
 
+/*
+ * The producer waits at least this many fill times between buffers, so that
+ * memory slower than the period allows (uncached RAM) cannot hold the CPU
+ * more than 1 / (1 + MMAPX_IDLE_PER_FILL) of the time.
+ */
+#define MMAPX_IDLE_PER_FILL	4
+
 static enum hrtimer_restart mmapx_tick(struct hrtimer *timer)
 {
 	struct mmapx_minor *m = container_of(timer, struct mmapx_minor, timer);
 	struct mmapx_kmod_event event = { 0 };
+	u64 interval = READ_ONCE(m->period_ns);
 	struct mmapx_buffer *buf;
+	u64 started;
 	u32 pos;
 
 	spin_lock(&m->lock);
@@ -317,7 +326,9 @@ static enum hrtimer_restart mmapx_tick(struct hrtimer *timer)
 	buf = &m->buffers[m->ring_cache][pos];
 	spin_unlock(&m->lock);
 
+	started = ktime_get_ns();
 	mmapx_fill(buf, event.sequence);
+	interval = max(interval, MMAPX_IDLE_PER_FILL * (ktime_get_ns() - started));
 
 	event.index = pos;
 	spin_lock(&m->lock);
@@ -327,7 +338,7 @@ static enum hrtimer_restart mmapx_tick(struct hrtimer *timer)
 	spin_unlock(&m->lock);
 	wake_up_interruptible(&m->wait);
 again:
-	hrtimer_forward_now(timer, ns_to_ktime(READ_ONCE(m->period_ns)));
+	hrtimer_forward_now(timer, ns_to_ktime(interval));
 	return HRTIMER_RESTART;
 }
 
@@ -338,6 +349,13 @@ static void mmapx_reset_ring(struct mmapx_minor *m)
 	memset(m->state, MMAPX_FREE, buffers);
 	m->ring_pos = 0;
 	spin_unlock_bh(&m->lock);
+}
+
+/* The floor (see the UAPI header) keeps the producer from holding a CPU. */
+static bool mmapx_period_valid(u64 period_ns)
+{
+	return period_ns >= MMAPX_KMOD_PERIOD_FLOOR_NS(buffer_size) &&
+	       period_ns <= MMAPX_KMOD_PERIOD_MAX_NS;
 }
 
 /*
@@ -371,8 +389,7 @@ static int mmapx_start(struct mmapx_minor *m, struct file *file,
 		       const struct mmapx_kmod_producer *p)
 {
 	if (p->reserved || !mmapx_cache_supported(p->cache) ||
-	    p->period_ns < MMAPX_KMOD_PERIOD_MIN_NS ||
-	    p->period_ns > MMAPX_KMOD_PERIOD_MAX_NS)
+	    !mmapx_period_valid(p->period_ns))
 		return -EINVAL;
 	mutex_lock(&m->control);
 	mmapx_stop_locked(m);
@@ -651,8 +668,7 @@ static long mmapx_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case MMAPX_KMOD_IOC_SET_PERIOD:
 		if (get_user(u.period, (u64 __user *)uarg))
 			return -EFAULT;
-		if (u.period < MMAPX_KMOD_PERIOD_MIN_NS ||
-		    u.period > MMAPX_KMOD_PERIOD_MAX_NS)
+		if (!mmapx_period_valid(u.period))
 			return -EINVAL;
 		WRITE_ONCE(m->period_ns, u.period);
 		return 0;

@@ -152,7 +152,9 @@ public:
   }
 
   /// Starts (or restarts) the producer: one buffer of `cache` every `period`
-  /// (MMAPX_KMOD_PERIOD_MIN_NS .. _MAX_NS, else std::errc::invalid_argument).
+  /// (MMAPX_KMOD_PERIOD_FLOOR_NS(info().buffer_size) .. MMAPX_KMOD_PERIOD_MAX_NS,
+  /// else std::errc::invalid_argument). It runs until stop() or until this
+  /// device (every copy of its descriptor and every mapping) is closed.
   void start(std::chrono::nanoseconds period, cache_mode cache = cache_mode::cached) const {
     detail::throwing([&](detail::failure& f) { start_impl(period, cache, f); });
   }

@@ -174,6 +174,7 @@ TEST_CASE("kmod: the producer period has a floor the header states; below it is 
   // The documented floor: 10 us, and at least half a nanosecond per byte of
   // a buffer (the producer never writes faster than 2 bytes per ns).
   const std::uint64_t floor = std::max<std::uint64_t>(10000, dev.info().buffer_size / 2);
+  CHECK(MMAPX_KMOD_PERIOD_FLOOR_NS(dev.info().buffer_size) == floor);
   std::error_code ec;
   const auto sequence = dev.stats().sequence;
   for (const std::uint64_t ns : {std::uint64_t{0}, std::uint64_t{1000}, floor - 1,
