@@ -240,7 +240,8 @@ static int mmapx_setup_minor(struct mmapx_minor *m, unsigned int minor)
 	if (!m->state)
 		return -ENOMEM;
 	/* A kfifo holds a power of two >= 2 entries; one buffer needs 2. */
-	ret = kfifo_alloc(&m->ready, max_t(unsigned long, 2, roundup_pow_of_two(buffers)), MMAPX_GFP);
+	ret = kfifo_alloc(&m->ready, max_t(unsigned long, 2, roundup_pow_of_two(buffers)),
+			  MMAPX_GFP);
 	if (ret)
 		return ret;
 

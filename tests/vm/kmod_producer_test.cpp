@@ -171,9 +171,9 @@ TEST_CASE("kmod: read() and write() speak the documented protocol") {
 
 TEST_CASE("kmod: the producer period has a floor the header states; below it is EINVAL") {
   auto dev = kmod::device::open(kmod::device_path(0));
-  // The documented floor: 10 us, and at least half a nanosecond per byte of
-  // a buffer (the producer never writes faster than 2 bytes per ns).
-  const std::uint64_t floor = std::max<std::uint64_t>(10000, dev.info().buffer_size / 2);
+  // The documented floor: 10 us plus half a nanosecond per byte of a buffer
+  // (the producer never writes faster than 2 bytes per ns).
+  const std::uint64_t floor = 10000 + dev.info().buffer_size / 2;
   CHECK(MMAPX_KMOD_PERIOD_FLOOR_NS(dev.info().buffer_size) == floor);
   std::error_code ec;
   const auto sequence = dev.stats().sequence;

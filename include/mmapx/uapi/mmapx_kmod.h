@@ -208,21 +208,19 @@ struct mmapx_kmod_memtype {
  * Limits of the producer period in nanoseconds, inclusive: from
  * MMAPX_KMOD_PERIOD_FLOOR_NS(geometry.buffer_size) to 1 s. The producer fills
  * buffers in the kernel's softirq context, so the floor keeps it from holding
- * a CPU: at least 10 us, and at least half a nanosecond per byte of a buffer
- * (it never writes faster than 2 bytes per ns): 32.8 us for 64 KiB buffers,
- * 2.1 ms for 4 MiB ones. Where filling a buffer still takes longer than a
- * quarter of the period (uncached memory can be that slow), the producer
- * waits four fill times before the next one instead of the period, so it
- * never holds a CPU more than a fifth of the time.
+ * a CPU: 10 us plus half a nanosecond per byte of a buffer (it never writes
+ * faster than 2 bytes per ns): 42.8 us for 64 KiB buffers, 2.1 ms for 4 MiB
+ * ones. Where filling a buffer still takes longer than a quarter of the
+ * period (uncached memory can be that slow), the producer waits four fill
+ * times before the next one instead of the period, so it never holds a CPU
+ * more than a fifth of the time.
  */
 #define MMAPX_KMOD_PERIOD_MIN_NS	10000ULL
 #define MMAPX_KMOD_PERIOD_MAX_NS	1000000000ULL
 #define MMAPX_KMOD_FILL_BYTES_PER_NS	2
 #define MMAPX_KMOD_PERIOD_FLOOR_NS(buffer_size)				\
-	((__u64)(buffer_size) / MMAPX_KMOD_FILL_BYTES_PER_NS >		\
-	 MMAPX_KMOD_PERIOD_MIN_NS ?					\
-	 (__u64)(buffer_size) / MMAPX_KMOD_FILL_BYTES_PER_NS :		\
-	 MMAPX_KMOD_PERIOD_MIN_NS)
+	(MMAPX_KMOD_PERIOD_MIN_NS +					\
+	 (__u64)(buffer_size) / MMAPX_KMOD_FILL_BYTES_PER_NS)
 
 /*
  * A produced frame: this header at byte 0 of the buffer, then 64-bit words
