@@ -8,8 +8,10 @@
  * Devices: /dev/mmapx0 ... /dev/mmapx<N-1>, one per minor (module parameter
  * "minors"). Each minor owns, for every supported cache mode, "buffers"
  * buffers of "buffer_size" bytes (module parameters), physically contiguous,
- * below 4 GiB and zeroed at load, plus one read-only status page holding
- * struct mmapx_kmod_geometry.
+ * below 4 GiB, zeroed at load and whenever the minor is opened while nobody
+ * has it open or mapped, plus one read-only status page holding
+ * struct mmapx_kmod_geometry. Any holder of the device may map, start, stop
+ * and consume; physical addresses are for CAP_SYS_ADMIN only.
  *
  * mmap offsets (in the manner of UIO, where offset N * page size selects map
  * N): the offset is split into a window selector and a byte offset inside the
