@@ -219,3 +219,33 @@ TEST_CASE("kmod: the producer belongs to the file that started it") {
   std::this_thread::sleep_for(50ms);
   CHECK(sequence(watcher) == before);
 }
+
+TEST_CASE("kmod: a START that changes the cache mode starts from an empty ring of the new buffers") {
+  auto dev = kmod::device::open(kmod::device_path(0));
+  const auto& g = dev.info();
+  dev.start(1ms, kmod::cache_mode::cached);
+  const auto held = dev.wait(5s);  // held, never handed back
+  auto cached = dev.map<mmapx::access::read>({.index = held.index});
+  ::mmapx_kmod_frame before;
+  std::memcpy(&before, cached.data(), sizeof before);
+
+  dev.start(1ms, kmod::cache_mode::write_combining);
+  std::error_code ec;
+  dev.hand_back(held.index, ec);  // the restart freed it
+  CHECK(ec == std::errc::invalid_argument);
+  // The ring starts again at buffer 0 and fills the write-combining set.
+  std::vector<mmapx::ro_region> wc;
+  for (std::uint32_t i = 0; i < g.buffer_count; ++i)
+    wc.push_back(dev.map<mmapx::access::read>({.index = i, .cache = kmod::cache_mode::write_combining}));
+  const auto first = dev.wait(5s);
+  CHECK(first.index == 0);
+  CHECK(first.sequence > held.sequence);
+  for (auto ready = first;; ready = dev.wait(5s)) {
+    CHECK(frame_is_valid(wc[ready.index].data(), wc[ready.index].size(), ready));
+    dev.hand_back(ready.index);
+    if (ready.sequence >= first.sequence + 5) break;
+  }
+  dev.stop();
+  // The cached buffer was not touched after the switch.
+  CHECK(std::memcmp(&before, cached.data(), sizeof before) == 0);
+}
