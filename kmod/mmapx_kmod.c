@@ -18,6 +18,7 @@
 #include <linux/kfifo.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -36,6 +37,8 @@
 /* Order 10 with 4 KiB pages: an order every kernel's page allocator grants. */
 #define MMAPX_MAX_BUFFER_SIZE	(4UL << 20)
 #define MMAPX_WINDOW_PAGES	(MMAPX_KMOD_WINDOW_SIZE >> PAGE_SHIFT)
+/* Allocations whose size the module parameters choose: see mmapx_alloc_pages. */
+#define MMAPX_GFP		(GFP_KERNEL | __GFP_NOWARN)
 
 static unsigned int minors = 2;
 module_param(minors, uint, 0444);
@@ -62,7 +65,6 @@ struct mmapx_buffer {
 	u32 index;
 	bool read_only;
 	bool cache_set;		/* set_memory_*() succeeded: undo before free */
-	atomic_t mappings;
 };
 
 struct mmapx_minor {
@@ -70,11 +72,21 @@ struct mmapx_minor {
 	struct mmapx_kmod_geometry geometry;
 	struct mmapx_buffer status;
 	struct mmapx_buffer *buffers[MMAPX_KMOD_CACHE_MODES];
-	atomic_t opens;
 	atomic64_t faults;
 	atomic64_t live_mappings;
 
-	/* The producer; everything below is protected by lock. */
+	/*
+	 * control serialises everything that starts or stops the producer or
+	 * counts the minor's files: START, STOP, open and release. Only one
+	 * caller at a time can then start or cancel the timer, so
+	 * hrtimer_start() never meets a running callback (which would re-arm
+	 * the timer under hrtimer_forward(), a WARNING).
+	 */
+	struct mutex control;
+	unsigned int opens;	/* open files of this minor, under control */
+	struct file *owner;	/* the file that started the producer, or NULL */
+
+	/* The producer's ring; everything below is protected by lock. */
 	spinlock_t lock;
 	struct hrtimer timer;
 	wait_queue_head_t wait;
@@ -162,6 +174,9 @@ static void mmapx_free_pages(struct mmapx_buffer *buf)
  * Physically contiguous, below 4 GiB for devices with a 32-bit DMA mask, and
  * zeroed before anyone can map it. split_page() gives every page its own
  * reference count, so the pages past npages can be returned at once.
+ * Parameters size these allocations, so failing is expected and quiet
+ * (__GFP_NOWARN): mmapx_init() logs one line instead of the allocator's
+ * warning and call trace.
  */
 static int mmapx_alloc_pages(struct mmapx_buffer *buf, unsigned long npages)
 {
@@ -169,7 +184,7 @@ static int mmapx_alloc_pages(struct mmapx_buffer *buf, unsigned long npages)
 	struct page *page;
 	unsigned long i;
 
-	page = alloc_pages(GFP_KERNEL | __GFP_ZERO | GFP_DMA32, order);
+	page = alloc_pages(MMAPX_GFP | __GFP_ZERO | GFP_DMA32, order);
 	if (!page)
 		return -ENOMEM;
 	split_page(page, order);
@@ -207,6 +222,7 @@ static int mmapx_setup_minor(struct mmapx_minor *m, unsigned int minor)
 	int ret;
 
 	m->minor = minor;
+	mutex_init(&m->control);
 	spin_lock_init(&m->lock);
 	init_waitqueue_head(&m->wait);
 	hrtimer_init(&m->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
@@ -220,10 +236,12 @@ static int mmapx_setup_minor(struct mmapx_minor *m, unsigned int minor)
 	geometry->cache_modes = mmapx_cache_modes();
 	geometry->methods = BIT(MMAPX_KMOD_EAGER) | BIT(MMAPX_KMOD_LAZY);
 
-	m->state = kcalloc(buffers, sizeof(*m->state), GFP_KERNEL);
+	m->state = kcalloc(buffers, sizeof(*m->state), MMAPX_GFP);
 	if (!m->state)
 		return -ENOMEM;
-	ret = kfifo_alloc(&m->ready, roundup_pow_of_two(buffers), GFP_KERNEL);
+	/* A kfifo holds a power of two >= 2 entries; one buffer needs 2. */
+	ret = kfifo_alloc(&m->ready, max_t(unsigned long, 2, roundup_pow_of_two(buffers)),
+			  MMAPX_GFP);
 	if (ret)
 		return ret;
 
@@ -237,7 +255,7 @@ static int mmapx_setup_minor(struct mmapx_minor *m, unsigned int minor)
 	for (c = 0; c < MMAPX_KMOD_CACHE_MODES; c++) {
 		if (!mmapx_cache_supported(c))
 			continue;
-		m->buffers[c] = kcalloc(buffers, sizeof(*m->buffers[c]), GFP_KERNEL);
+		m->buffers[c] = kcalloc(buffers, sizeof(*m->buffers[c]), MMAPX_GFP);
 		if (!m->buffers[c])
 			return -ENOMEM;
 		for (i = 0; i < buffers; i++) {
@@ -275,10 +293,20 @@ static void mmapx_fill(struct mmapx_buffer *buf, u64 sequence)
 	frame->checksum = lower_32_bits(sum) ^ upper_32_bits(sum);
 }
 
+/*
+ * The producer waits at least this many fill times between buffers, so that
+ * memory slower than the period allows (uncached RAM) cannot hold the CPU
+ * more than 1 / (1 + MMAPX_IDLE_PER_FILL) of the time.
+ */
+#define MMAPX_IDLE_PER_FILL	4
+
 static enum hrtimer_restart mmapx_tick(struct hrtimer *timer)
 {
 	struct mmapx_minor *m = container_of(timer, struct mmapx_minor, timer);
 	struct mmapx_kmod_event event = { 0 };
+	u64 interval = READ_ONCE(m->period_ns);
+	struct mmapx_buffer *buf;
+	u64 started;
 	u32 pos;
 
 	spin_lock(&m->lock);
@@ -296,9 +324,12 @@ static enum hrtimer_restart mmapx_tick(struct hrtimer *timer)
 		goto again;
 	}
 	m->state[pos] = MMAPX_FILLING;
+	buf = &m->buffers[m->ring_cache][pos];
 	spin_unlock(&m->lock);
 
-	mmapx_fill(&m->buffers[m->ring_cache][pos], event.sequence);
+	started = ktime_get_ns();
+	mmapx_fill(buf, event.sequence);
+	interval = max(interval, MMAPX_IDLE_PER_FILL * (ktime_get_ns() - started));
 
 	event.index = pos;
 	spin_lock(&m->lock);
@@ -308,7 +339,7 @@ static enum hrtimer_restart mmapx_tick(struct hrtimer *timer)
 	spin_unlock(&m->lock);
 	wake_up_interruptible(&m->wait);
 again:
-	hrtimer_forward_now(timer, ns_to_ktime(READ_ONCE(m->period_ns)));
+	hrtimer_forward_now(timer, ns_to_ktime(interval));
 	return HRTIMER_RESTART;
 }
 
@@ -321,29 +352,56 @@ static void mmapx_reset_ring(struct mmapx_minor *m)
 	spin_unlock_bh(&m->lock);
 }
 
-static void mmapx_stop(struct mmapx_minor *m)
+/* The floor (see the UAPI header) keeps the producer from holding a CPU. */
+static bool mmapx_period_valid(u64 period_ns)
 {
+	return period_ns >= MMAPX_KMOD_PERIOD_FLOOR_NS(buffer_size) &&
+	       period_ns <= MMAPX_KMOD_PERIOD_MAX_NS;
+}
+
+/*
+ * Stops the producer and empties the ring: ready events are dropped, held
+ * buffers become free. The caller holds control, so nobody restarts the
+ * timer between the cancel and the reset.
+ */
+static void mmapx_stop_locked(struct mmapx_minor *m)
+{
+	lockdep_assert_held(&m->control);
 	spin_lock_bh(&m->lock);
 	m->running = false;
 	spin_unlock_bh(&m->lock);
 	hrtimer_cancel(&m->timer);
 	mmapx_reset_ring(m);
+	m->owner = NULL;
 }
 
-static int mmapx_start(struct mmapx_minor *m,
+static void mmapx_stop(struct mmapx_minor *m)
+{
+	mutex_lock(&m->control);
+	mmapx_stop_locked(m);
+	mutex_unlock(&m->control);
+}
+
+/*
+ * (Re)starts the producer for file: it stops first, so a START that
+ * changes the cache mode starts from an empty ring of the new buffers.
+ */
+static int mmapx_start(struct mmapx_minor *m, struct file *file,
 		       const struct mmapx_kmod_producer *p)
 {
 	if (p->reserved || !mmapx_cache_supported(p->cache) ||
-	    p->period_ns < MMAPX_KMOD_PERIOD_MIN_NS ||
-	    p->period_ns > MMAPX_KMOD_PERIOD_MAX_NS)
+	    !mmapx_period_valid(p->period_ns))
 		return -EINVAL;
-	mmapx_stop(m);
+	mutex_lock(&m->control);
+	mmapx_stop_locked(m);
 	spin_lock_bh(&m->lock);
 	m->ring_cache = p->cache;
 	WRITE_ONCE(m->period_ns, p->period_ns);
 	m->running = true;
 	spin_unlock_bh(&m->lock);
+	m->owner = file;
 	hrtimer_start(&m->timer, ns_to_ktime(p->period_ns), HRTIMER_MODE_REL_SOFT);
+	mutex_unlock(&m->control);
 	return 0;
 }
 
@@ -367,7 +425,6 @@ static void mmapx_vm_open(struct vm_area_struct *vma)
 {
 	struct mmapx_buffer *buf = vma->vm_private_data;
 
-	atomic_inc(&buf->mappings);
 	atomic64_inc(&buf->owner->live_mappings);
 }
 
@@ -375,7 +432,6 @@ static void mmapx_vm_close(struct vm_area_struct *vma)
 {
 	struct mmapx_buffer *buf = vma->vm_private_data;
 
-	atomic_dec(&buf->mappings);
 	atomic64_dec(&buf->owner->live_mappings);
 }
 
@@ -541,7 +597,8 @@ static int mmapx_memtype(struct mmapx_minor *m, struct mmapx_kmod_memtype *mt)
 		return ret;
 
 	mt->user_type = mmapx_pat_type(pte_flags(pte), _PAGE_PAT);
-	mt->physical = PFN_PHYS(pte_pfn(pte));
+	/* Where a page lives is what BUS_ADDRESS guards: the same rule here. */
+	mt->physical = capable(CAP_SYS_ADMIN) ? PFN_PHYS(pte_pfn(pte)) : 0;
 	kpte = lookup_address((unsigned long)pfn_to_kaddr(pte_pfn(pte)), &level);
 	if (!kpte)
 		return -EFAULT;
@@ -605,15 +662,14 @@ static long mmapx_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case MMAPX_KMOD_IOC_START:
 		if (copy_from_user(&u.producer, uarg, sizeof(u.producer)))
 			return -EFAULT;
-		return mmapx_start(m, &u.producer);
+		return mmapx_start(m, file, &u.producer);
 	case MMAPX_KMOD_IOC_STOP:
 		mmapx_stop(m);
 		return 0;
 	case MMAPX_KMOD_IOC_SET_PERIOD:
 		if (get_user(u.period, (u64 __user *)uarg))
 			return -EFAULT;
-		if (u.period < MMAPX_KMOD_PERIOD_MIN_NS ||
-		    u.period > MMAPX_KMOD_PERIOD_MAX_NS)
+		if (!mmapx_period_valid(u.period))
 			return -EINVAL;
 		WRITE_ONCE(m->period_ns, u.period);
 		return 0;
@@ -700,22 +756,53 @@ static __poll_t mmapx_poll(struct file *file, struct poll_table_struct *wait)
 	return mask;
 }
 
+/*
+ * Every buffer zeroed, for a minor that nobody uses any more: what one user
+ * left in it never reaches the next. The kernel's mapping has the buffer's
+ * cache type, so memset() through it never aliases another type.
+ */
+static void mmapx_zero_buffers(struct mmapx_minor *m)
+{
+	unsigned int c, i;
+
+	for (c = 0; c < MMAPX_KMOD_CACHE_MODES; c++) {
+		if (!m->buffers[c])
+			continue;
+		for (i = 0; i < buffers; i++) {
+			struct mmapx_buffer *buf = &m->buffers[c][i];
+
+			memset(page_address(buf->page), 0, buf->npages << PAGE_SHIFT);
+		}
+	}
+}
+
 static int mmapx_open(struct inode *inode, struct file *file)
 {
 	struct mmapx_minor *m = &mmapx_minors[iminor(inode) - MINOR(mmapx_devt)];
 
 	file->private_data = m;
-	atomic_inc(&m->opens);
-	return nonseekable_open(inode, file);
+	nonseekable_open(inode, file);	/* cannot fail */
+	mutex_lock(&m->control);
+	/*
+	 * Every mapping holds its file, so no open file means no mapping
+	 * either: nobody can see the buffers while they are zeroed.
+	 */
+	if (m->opens++ == 0)
+		mmapx_zero_buffers(m);
+	mutex_unlock(&m->control);
+	return 0;
 }
 
 static int mmapx_release(struct inode *inode, struct file *file)
 {
 	struct mmapx_minor *m = file->private_data;
 
-	/* Like a device whose last user went away: the producer stops. */
-	if (atomic_dec_and_test(&m->opens))
-		mmapx_stop(m);
+	/* The producer belongs to the file that started it, and ends with it. */
+	mutex_lock(&m->control);
+	if (m->owner == file)
+		mmapx_stop_locked(m);
+	m->opens--;
+	mutex_unlock(&m->control);
 	return 0;
 }
 
@@ -763,6 +850,7 @@ static void mmapx_teardown(unsigned int set_up, unsigned int created)
 	for (i = 0; i < set_up; i++) {
 		hrtimer_cancel(&mmapx_minors[i].timer);
 		mmapx_free_minor(&mmapx_minors[i]);
+		mutex_destroy(&mmapx_minors[i].control);
 	}
 	kfree(mmapx_minors);
 }
@@ -788,7 +876,7 @@ static int __init mmapx_init(void)
 		ret = PTR_ERR(mmapx_class);
 		goto out_region;
 	}
-	mmapx_minors = kcalloc(minors, sizeof(*mmapx_minors), GFP_KERNEL);
+	mmapx_minors = kcalloc(minors, sizeof(*mmapx_minors), MMAPX_GFP);
 	if (!mmapx_minors) {
 		ret = -ENOMEM;
 		goto out_class;
@@ -797,8 +885,11 @@ static int __init mmapx_init(void)
 		/* A minor that fails half-way is torn down with the others. */
 		ret = mmapx_setup_minor(&mmapx_minors[set_up], set_up);
 		set_up++;
-		if (ret)
+		if (ret) {
+			pr_err("mmapx: minors=%u buffers=%u buffer_size=%lu: minor %u: cannot allocate its buffers: %pe\n",
+			       minors, buffers, buffer_size, set_up - 1, ERR_PTR(ret));
 			goto out_minors;
+		}
 	}
 	cdev_init(&mmapx_cdev, &mmapx_fops);
 	mmapx_cdev.owner = THIS_MODULE;

@@ -71,7 +71,7 @@ enum class memory_type : std::uint32_t {
 struct page_memory_type {
   memory_type user;    ///< in the calling process's mapping
   memory_type kernel;  ///< in the kernel's own mapping of the same page
-  /// Physical address of the page.
+  /// Physical address of the page; 0 unless the caller has CAP_SYS_ADMIN.
   std::uint64_t physical = 0;
 };
 
@@ -151,7 +151,9 @@ public:
   }
 
   /// Starts (or restarts) the producer: one buffer of `cache` every `period`
-  /// (MMAPX_KMOD_PERIOD_MIN_NS .. _MAX_NS, else std::errc::invalid_argument).
+  /// (MMAPX_KMOD_PERIOD_FLOOR_NS(info().buffer_size) .. MMAPX_KMOD_PERIOD_MAX_NS,
+  /// else std::errc::invalid_argument). It runs until stop() or until this
+  /// device (every copy of its descriptor and every mapping) is closed.
   void start(std::chrono::nanoseconds period, cache_mode cache = cache_mode::cached) const {
     detail::throwing([&](detail::failure& f) { start_impl(period, cache, f); });
   }

@@ -1,6 +1,7 @@
 // In-guest lifetime tests of the module: mappings outlive their descriptor,
-// survive fork, are shared between processes, keep the module loaded, and
-// the bus-address ioctl is for CAP_SYS_ADMIN only.
+// survive fork, are shared between processes, keep the module loaded, a
+// minor nobody uses is zeroed for its next user, and the bus-address ioctl
+// is for CAP_SYS_ADMIN only.
 #include "kmod_support.hpp"
 
 #include <fcntl.h>
@@ -10,7 +11,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <string>
 
 using namespace kmod_test;
@@ -32,13 +32,6 @@ struct pipe_pair {
 };
 
 std::uint64_t live(const kmod::device& dev) { return dev.stats().live_mappings; }
-
-std::string read_parameter(const char* name) {
-  std::ifstream in(std::string("/sys/module/") + module_name + "/parameters/" + name);
-  std::string value;
-  in >> value;
-  return value;
-}
 
 bool exists(const char* path) {
   struct stat st {};
@@ -160,10 +153,31 @@ TEST_CASE("kmod: the bus address is for CAP_SYS_ADMIN only") {
   CHECK(status == 0);
 }
 
+TEST_CASE("kmod: a minor nobody uses starts zeroed for its next user; users share contents") {
+  const auto all_equal = [](const mmapx::ro_region& r, std::byte value) {
+    for (auto b : r.bytes())
+      if (b != value) return false;
+    return true;
+  };
+  for (auto cache : all_caches) {
+    CAPTURE(static_cast<int>(cache));
+    {
+      auto first = kmod::device::open(kmod::device_path(1));
+      auto r = first.map({.index = 1, .cache = cache});
+      std::memset(r.data(), 0xAB, r.size());
+      // A second user while the first is there sees what the first wrote.
+      auto second = kmod::device::open(kmod::device_path(1));
+      CHECK(all_equal(second.map<mmapx::access::read>({.index = 1, .cache = cache}),
+                      std::byte{0xAB}));
+    }
+    // Every descriptor and mapping gone: the next user finds zeros.
+    auto next = kmod::device::open(kmod::device_path(1));
+    CHECK(all_equal(next.map<mmapx::access::read>({.index = 1, .cache = cache}), std::byte{0}));
+  }
+}
+
 TEST_CASE("kmod: rmmod is refused while a mapping exists and succeeds afterwards") {
-  const std::string params = "minors=" + read_parameter("minors") +
-                             " buffers=" + read_parameter("buffers") +
-                             " buffer_size=" + read_parameter("buffer_size");
+  const std::string params = current_parameters();
   const std::string node = kmod::device_path(0);
   {
     // A mapping alone, its descriptor closed, holds the module.
@@ -174,20 +188,16 @@ TEST_CASE("kmod: rmmod is refused while a mapping exists and succeeds afterwards
                                                   0, error));
     REQUIRE(p != nullptr);
     REQUIRE(::close(fd) == 0);
-    CHECK(::syscall(SYS_delete_module, module_name, O_NONBLOCK) == -1);
-    CHECK(errno == EWOULDBLOCK);
+    CHECK(unload_module() == EWOULDBLOCK);
     CHECK(exists(node.c_str()));
     p[0] = 1;
     CHECK(::munmap(p, 4096) == 0);
   }
-  CHECK(::syscall(SYS_delete_module, module_name, O_NONBLOCK) == 0);
+  CHECK(unload_module() == 0);
   CHECK(!exists(node.c_str()));
 
   // Load it again, as it was, for whatever runs next.
-  const int ko = ::open(module_file, O_RDONLY | O_CLOEXEC);
-  REQUIRE(ko >= 0);
-  CHECK(::syscall(SYS_finit_module, ko, params.c_str(), 0) == 0);
-  ::close(ko);
+  CHECK(load_module(params) == 0);
   REQUIRE(exists(node.c_str()));
   auto dev = kmod::device::open(node);
   CHECK(dev.stats().live_mappings == 0);

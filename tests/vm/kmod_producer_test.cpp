@@ -1,11 +1,13 @@
 // In-guest tests of the module's producer (its stand-in for a DMA engine)
 // through mmapx::kmod: ready buffers arrive in order with verified patterns,
-// every lost frame is an overrun the statistics report, and poll wakes up.
+// every lost frame is an overrun the statistics report, poll wakes up, the
+// period has a floor, and the producer belongs to the file that started it.
 #include "kmod_support.hpp"
 
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -165,4 +167,85 @@ TEST_CASE("kmod: read() and write() speak the documented protocol") {
   CHECK(::write(fd, &index, sizeof index) == -1);  // no longer held
   CHECK(errno == EINVAL);
   dev.stop();
+}
+
+TEST_CASE("kmod: the producer period has a floor the header states; below it is EINVAL") {
+  auto dev = kmod::device::open(kmod::device_path(0));
+  // The documented floor: 10 us plus half a nanosecond per byte of a buffer
+  // (the producer never writes faster than 2 bytes per ns).
+  const std::uint64_t floor = 10000 + dev.info().buffer_size / 2;
+  CHECK(MMAPX_KMOD_PERIOD_FLOOR_NS(dev.info().buffer_size) == floor);
+  std::error_code ec;
+  const auto sequence = dev.stats().sequence;
+  for (const std::uint64_t ns : {std::uint64_t{0}, std::uint64_t{1000}, floor - 1,
+                                 std::uint64_t{MMAPX_KMOD_PERIOD_MAX_NS} + 1}) {
+    CAPTURE(ns);
+    dev.start(std::chrono::nanoseconds(ns), kmod::cache_mode::cached, ec);
+    CHECK(ec == std::errc::invalid_argument);
+    dev.set_period(std::chrono::nanoseconds(ns), ec);
+    CHECK(ec == std::errc::invalid_argument);
+  }
+  std::this_thread::sleep_for(20ms);
+  CHECK(dev.stats().sequence == sequence);  // nothing was started
+  dev.start(std::chrono::nanoseconds(floor), kmod::cache_mode::cached, ec);
+  CHECK(!ec);
+  dev.set_period(std::chrono::nanoseconds(floor), ec);
+  CHECK(!ec);
+  const auto ready = dev.wait(5s);
+  dev.hand_back(ready.index);
+  dev.stop();
+}
+
+TEST_CASE("kmod: the producer belongs to the file that started it") {
+  const auto sequence = [](const kmod::device& d) { return d.stats().sequence; };
+  auto starter = kmod::device::open(kmod::device_path(0));
+  auto watcher = kmod::device::open(kmod::device_path(0));
+  starter.start(1ms);
+  // Another opener coming and going leaves it running.
+  { auto passer_by = kmod::device::open(kmod::device_path(0)); }
+  auto before = sequence(watcher);
+  std::this_thread::sleep_for(50ms);
+  CHECK(sequence(watcher) > before);
+  // Closing the file that started it stops it, though another is open.
+  starter = kmod::device{};
+  before = sequence(watcher);
+  std::this_thread::sleep_for(50ms);
+  CHECK(sequence(watcher) == before);
+  // Whoever starts it next owns it; STOP works from any opener.
+  watcher.start(1ms);
+  starter = kmod::device::open(kmod::device_path(0));
+  starter.stop();
+  before = sequence(watcher);
+  std::this_thread::sleep_for(50ms);
+  CHECK(sequence(watcher) == before);
+}
+
+TEST_CASE("kmod: a START that changes the cache mode starts from an empty ring of the new buffers") {
+  auto dev = kmod::device::open(kmod::device_path(0));
+  const auto& g = dev.info();
+  dev.start(1ms, kmod::cache_mode::cached);
+  const auto held = dev.wait(5s);  // held, never handed back
+  auto cached = dev.map<mmapx::access::read>({.index = held.index});
+  ::mmapx_kmod_frame before;
+  std::memcpy(&before, cached.data(), sizeof before);
+
+  dev.start(1ms, kmod::cache_mode::write_combining);
+  std::error_code ec;
+  dev.hand_back(held.index, ec);  // the restart freed it
+  CHECK(ec == std::errc::invalid_argument);
+  // The ring starts again at buffer 0 and fills the write-combining set.
+  std::vector<mmapx::ro_region> wc;
+  for (std::uint32_t i = 0; i < g.buffer_count; ++i)
+    wc.push_back(dev.map<mmapx::access::read>({.index = i, .cache = kmod::cache_mode::write_combining}));
+  const auto first = dev.wait(5s);
+  CHECK(first.index == 0);
+  CHECK(first.sequence > held.sequence);
+  for (auto ready = first;; ready = dev.wait(5s)) {
+    CHECK(frame_is_valid(wc[ready.index].data(), wc[ready.index].size(), ready));
+    dev.hand_back(ready.index);
+    if (ready.sequence >= first.sequence + 5) break;
+  }
+  dev.stop();
+  // The cached buffer was not touched after the switch.
+  CHECK(std::memcmp(&before, cached.data(), sizeof before) == 0);
 }

@@ -122,6 +122,8 @@ def parse_args(argv):
                    help="host command (one word per option) run after a passing guest; "
                         "its failure fails the test; @PROGRAM@ is the test program")
     p.add_argument("--memory", default="512M")
+    p.add_argument("--cpus", type=int, default=2,
+                   help="guest CPUs (default 2: races in the kernel need a second CPU)")
     p.add_argument("--timeout", type=float, default=240, help="seconds before the guest is killed")
     p.add_argument("--save-output", metavar="FILE", help="write the program's output here")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -243,7 +245,7 @@ def main(argv):
         initrd = os.path.join(workdir, "initrd.gz")
         initramfs.build(initrd, busybox, os.path.join(HERE, "init"), init_config(args), files)
 
-        command = [QEMU, "-accel", "tcg", "-m", args.memory, "-nodefaults",
+        command = [QEMU, "-accel", "tcg", "-m", args.memory, "-smp", str(args.cpus), "-nodefaults",
                    "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
                    "-kernel", f"/boot/vmlinuz-{version}", "-initrd", initrd,
                    "-append", "console=ttyS0 panic=-1 oops=panic quiet",

@@ -8,8 +8,10 @@
  * Devices: /dev/mmapx0 ... /dev/mmapx<N-1>, one per minor (module parameter
  * "minors"). Each minor owns, for every supported cache mode, "buffers"
  * buffers of "buffer_size" bytes (module parameters), physically contiguous,
- * below 4 GiB and zeroed at load, plus one read-only status page holding
- * struct mmapx_kmod_geometry.
+ * below 4 GiB, zeroed at load and whenever the minor is opened while nobody
+ * has it open or mapped, plus one read-only status page holding
+ * struct mmapx_kmod_geometry. Any holder of the device may map, start, stop
+ * and consume; physical addresses are for CAP_SYS_ADMIN only.
  *
  * mmap offsets (in the manner of UIO, where offset N * page size selects map
  * N): the offset is split into a window selector and a byte offset inside the
@@ -120,7 +122,8 @@ struct mmapx_kmod_stats {
 
 /* Argument of MMAPX_KMOD_IOC_START. */
 struct mmapx_kmod_producer {
-	__u64 period_ns;	/* 1000 ns .. 1 s between buffers */
+	/* ns between buffers: MMAPX_KMOD_PERIOD_FLOOR_NS(buffer_size) .. 1 s */
+	__u64 period_ns;
 	__u32 cache;		/* which cache mode's buffers it fills */
 	__u32 reserved;		/* must be zero */
 };
@@ -159,7 +162,8 @@ struct mmapx_kmod_memtype {
 	__u64 address;		/* in: user virtual address */
 	__u32 user_type;	/* out: MMAPX_KMOD_PAT_* of the user mapping */
 	__u32 kernel_type;	/* out: MMAPX_KMOD_PAT_* of the kernel mapping */
-	__u64 physical;		/* out: physical address of that page */
+	/* out: physical address of that page; 0 without CAP_SYS_ADMIN */
+	__u64 physical;
 };
 
 /* The ioctl type number of all the module's commands. */
@@ -172,9 +176,13 @@ struct mmapx_kmod_memtype {
 #define MMAPX_KMOD_IOC_STATS						\
 	_IOR(MMAPX_KMOD_IOC_MAGIC, 1, struct mmapx_kmod_stats)
 /*
- * Starts the producer, stopping it first if it runs; EINVAL for a period
- * outside MMAPX_KMOD_PERIOD_MIN_NS .. _MAX_NS, an unsupported cache mode or
- * a nonzero reserved field.
+ * Starts the producer, stopping it first if it runs (its ring starts empty,
+ * also when the cache mode changes); EINVAL for a period outside
+ * MMAPX_KMOD_PERIOD_FLOOR_NS(buffer_size) .. MMAPX_KMOD_PERIOD_MAX_NS, an
+ * unsupported cache mode or a nonzero reserved field. The producer then
+ * belongs to this open file: closing it (its last descriptor and mapping)
+ * stops the producer; another file's close does not. Any holder of the
+ * device may START (taking it over) or STOP.
  */
 #define MMAPX_KMOD_IOC_START						\
 	_IOW(MMAPX_KMOD_IOC_MAGIC, 2, struct mmapx_kmod_producer)
@@ -190,13 +198,31 @@ struct mmapx_kmod_memtype {
  */
 #define MMAPX_KMOD_IOC_BUS_ADDRESS					\
 	_IOWR(MMAPX_KMOD_IOC_MAGIC, 6, struct mmapx_kmod_bus_address)
-/* Reads the memory types of one mapped page (struct mmapx_kmod_memtype). */
+/*
+ * Reads the memory types of one mapped page (struct mmapx_kmod_memtype).
+ * Anyone who holds the device may ask; the physical address is reported to
+ * CAP_SYS_ADMIN only (0 otherwise), as BUS_ADDRESS is.
+ */
 #define MMAPX_KMOD_IOC_MEMTYPE						\
 	_IOWR(MMAPX_KMOD_IOC_MAGIC, 7, struct mmapx_kmod_memtype)
 
-/* Limits of the producer period in nanoseconds (1 us .. 1 s), inclusive. */
-#define MMAPX_KMOD_PERIOD_MIN_NS	1000ULL
+/*
+ * Limits of the producer period in nanoseconds, inclusive: from
+ * MMAPX_KMOD_PERIOD_FLOOR_NS(geometry.buffer_size) to 1 s. The producer fills
+ * buffers in the kernel's softirq context, so the floor keeps it from holding
+ * a CPU: 10 us plus half a nanosecond per byte of a buffer (it never writes
+ * faster than 2 bytes per ns): 42.8 us for 64 KiB buffers, 2.1 ms for 4 MiB
+ * ones. Where filling a buffer still takes longer than a quarter of the
+ * period (uncached memory can be that slow), the producer waits four fill
+ * times before the next one instead of the period, so it never holds a CPU
+ * more than a fifth of the time.
+ */
+#define MMAPX_KMOD_PERIOD_MIN_NS	10000ULL
 #define MMAPX_KMOD_PERIOD_MAX_NS	1000000000ULL
+#define MMAPX_KMOD_FILL_BYTES_PER_NS	2
+#define MMAPX_KMOD_PERIOD_FLOOR_NS(buffer_size)				\
+	(MMAPX_KMOD_PERIOD_MIN_NS +					\
+	 (__u64)(buffer_size) / MMAPX_KMOD_FILL_BYTES_PER_NS)
 
 /*
  * A produced frame: this header at byte 0 of the buffer, then 64-bit words
