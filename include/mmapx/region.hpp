@@ -1,7 +1,10 @@
 // mmapx/region.hpp - the owning mapping: one type for every backend.
 //
-// A region owns exactly one mmap(2) and is the only code in mmapx that calls
-// munmap. It shows the caller the byte range they asked for, even when that
+// A region owns exactly one mmap(2) and is the only code in mmapx that gives
+// mapped pages back: every munmap is in detail::unmap_pages below. A region
+// placed inside a reservation (reservation.hpp) gives its range back by
+// mapping a PROT_NONE placeholder over it instead, so the reserved address
+// space never has a hole. It shows the caller the byte range they asked for, even when that
 // range starts at an offset that is not page-aligned: the page-aligned mapping
 // around it stays inside. Its access (read, read_write, copy_on_write) is part
 // of its type, so a read-only mapping hands out only const bytes.
@@ -70,6 +73,44 @@ constexpr std::uint64_t huge_page_bytes(huge_pages h) noexcept {
 template <access A>
 region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_t length,
                     const map_options& opts, failure& f) noexcept;
+
+/// Address space reserved with PROT_NONE (reservation.hpp) that regions can be
+/// placed in. A placed region tells it, through vacate, when it gives its
+/// range back; the space goes when its reservation and every region placed in
+/// it have gone.
+class reserved_space {
+public:
+  /// [base, base + length), which the caller has just covered with a
+  /// placeholder again, is free; the caller's hold on the space ends.
+  virtual void vacate(void* base, std::size_t length) noexcept = 0;
+
+protected:
+  ~reserved_space() = default;
+};
+
+/// Maps a PROT_NONE, no-reserve placeholder over [base, base + length) with
+/// MAP_FIXED: the pages there are dropped and the addresses stay taken, in one
+/// system call, so no other thread's mmap can land in between.
+inline bool map_placeholder(void* base, std::size_t length) noexcept {
+  return ::mmap(base, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) !=
+         MAP_FAILED;
+}
+
+/// The one way mmapx gives mapped pages back: munmap, or, for a range placed
+/// in reserved space (`home`), a placeholder over it and the space told the
+/// range is free. False with errno set when the system call failed (the
+/// range is given up either way).
+inline bool unmap_pages(void* base, std::size_t length, reserved_space* home) noexcept {
+  if (home == nullptr) return ::munmap(base, length) == 0;
+  const bool ok = map_placeholder(base, length);
+  const int saved = errno;
+  home->vacate(base, length);
+  errno = saved;
+  return ok;
+}
+
+template <access A>
+bool move_into(region<A>& r, void* target, reserved_space* home, failure& f) noexcept;
 
 }  // namespace detail
 
@@ -215,6 +256,8 @@ private:
   template <access B>
   friend region<B> detail::map_range(unique_fd, detail::backing, std::uint64_t, std::size_t,
                                      const map_options&, detail::failure&) noexcept;
+  template <access B>
+  friend bool detail::move_into(region<B>&, void*, detail::reserved_space*, detail::failure&) noexcept;
 
   void steal(region& other) noexcept {
     map_base_ = std::exchange(other.map_base_, nullptr);
@@ -224,16 +267,22 @@ private:
     offset_ = std::exchange(other.offset_, 0);
     page_ = std::exchange(other.page_, 0);
     kind_ = std::exchange(other.kind_, detail::backing::none);
+    home_ = std::exchange(other.home_, nullptr);
     opts_ = other.opts_;
     fd_ = std::move(other.fd_);
   }
 
   void release_mapping() noexcept {
-    if (map_base_ != nullptr) ::munmap(map_base_, map_length_);
+    if (map_base_ != nullptr) detail::unmap_pages(map_base_, map_length_, home_);
+    forget_mapping();
+  }
+
+  void forget_mapping() noexcept {
     map_base_ = nullptr;
     map_length_ = 0;
     data_ = nullptr;
     size_ = 0;
+    home_ = nullptr;
   }
 
   /// The page-aligned span of the mapping that covers [offset, offset+length)
@@ -350,12 +399,11 @@ private:
   }
 
   bool unmap_impl(detail::failure& f) noexcept {
-    if (map_base_ != nullptr && ::munmap(map_base_, map_length_) != 0) return f.fail_errno("munmap");
-    map_base_ = nullptr;
-    map_length_ = 0;
-    data_ = nullptr;
-    size_ = 0;
-    return true;
+    const char* op = home_ != nullptr ? "unmap (placeholder)" : "munmap";
+    const bool ok = map_base_ == nullptr || detail::unmap_pages(map_base_, map_length_, home_);
+    if (!ok) f.at(reinterpret_cast<std::uintptr_t>(map_base_)).fail_errno(op);
+    forget_mapping();
+    return ok;
   }
 
   void* map_base_ = nullptr;      // what mmap returned
@@ -365,6 +413,7 @@ private:
   std::uint64_t offset_ = 0;      // file offset of data_
   std::size_t page_ = 0;          // page size used (0: base pages)
   detail::backing kind_ = detail::backing::none;
+  detail::reserved_space* home_ = nullptr;  // the reservation it is placed in, if any
   map_options opts_{};            // kept so resize can re-create an empty mapping
   unique_fd fd_;
 };
@@ -475,14 +524,14 @@ region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_
 
   // Before Linux 4.17 MAP_FIXED_NOREPLACE was an unknown flag, i.e. a hint.
   if (opts.place == placement::fixed_noreplace && base != opts.hint) {
-    ::munmap(base, static_cast<std::size_t>(map_length));
+    unmap_pages(base, static_cast<std::size_t>(map_length), nullptr);
     f.at(reinterpret_cast<std::uintptr_t>(opts.hint)).fail(errc::placement_failed, "mmap");
     return r;
   }
   if (opts.huge == huge_pages::transparent &&
       ::madvise(base, static_cast<std::size_t>(map_length), MADV_HUGEPAGE) != 0) {
     f.at(offset).fail_errno("advise (transparent huge pages)");
-    ::munmap(base, static_cast<std::size_t>(map_length));
+    unmap_pages(base, static_cast<std::size_t>(map_length), nullptr);
     return r;
   }
   if (populate_after_advice) {
@@ -494,7 +543,7 @@ region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_
   }
   if (opts.lock && ::mlock(base, static_cast<std::size_t>(map_length)) != 0) {
     f.at(offset).fail_errno("lock");
-    ::munmap(base, static_cast<std::size_t>(map_length));
+    unmap_pages(base, static_cast<std::size_t>(map_length), nullptr);
     return r;
   }
 
@@ -524,11 +573,42 @@ region<A> map_anonymous_range(std::size_t length, bool shared, const map_options
                       0, length, opts, f);
 }
 
+/// Moves r's whole mapping to `target`, inside reserved space that the caller
+/// has claimed [target, target + mapping length) of, with mremap: MREMAP_FIXED
+/// replaces the placeholder there in the same system call. From then on r
+/// gives its range back to `home`. On failure r is unchanged.
+template <access A>
+bool move_into(region<A>& r, void* target, reserved_space* home, failure& f) noexcept {
+  if (r.home_ != nullptr) {
+    return f.at(reinterpret_cast<std::uintptr_t>(target))
+        .fail(std::make_error_code(std::errc::invalid_argument), "place (region already placed in a reservation)");
+  }
+  void* moved = ::mremap(r.map_base_, r.map_length_, r.map_length_, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+  if (moved == MAP_FAILED) {
+    const int saved = errno;
+    // Kernels before 6.17 drop the placeholder before some checks fail: put
+    // it back, without replacing whatever another thread may have mapped there.
+    ::mmap(target, r.map_length_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+           -1, 0);
+    errno = saved;
+    return f.at(reinterpret_cast<std::uintptr_t>(target)).fail_errno("place (mremap)");
+  }
+  const auto lead = reinterpret_cast<std::uintptr_t>(r.data_) - reinterpret_cast<std::uintptr_t>(r.map_base_);
+  r.map_base_ = moved;
+  r.data_ = static_cast<typename region<A>::value_type*>(moved) + lead;
+  r.home_ = home;
+  return true;
+}
+
 }  // namespace detail
 
 template <access A>
 bool region<A>::resize_impl(std::size_t new_size, resize_options opts, detail::failure& f) noexcept {
   if (kind_ == detail::backing::none) return f.fail(errc::not_mapped, "resize");
+  if (home_ != nullptr) {
+    return f.fail(std::make_error_code(std::errc::operation_not_supported),
+                  "resize (a region placed in a reservation keeps its place and size)");
+  }
   if (fd_) f.fd = fd_.get();
   auto end = checked_add<std::uint64_t>(offset_, new_size);
   if (!end || (kind_ == detail::backing::fd && *end > largest_file_end)) {
