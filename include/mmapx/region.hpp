@@ -53,7 +53,7 @@ namespace detail {
 
 /// What is behind a mapping; decides how resize re-creates it and what
 /// a durable flush must sync.
-enum class backing : std::uint8_t { none, fd, anonymous_private, anonymous_shared };
+enum class backing : std::uint8_t { none, fd, anonymous_private, anonymous_shared, sysv_segment };
 
 inline constexpr std::uint64_t huge_2m = std::uint64_t{1} << 21;
 inline constexpr std::uint64_t huge_1g = std::uint64_t{1} << 30;
@@ -111,6 +111,9 @@ inline bool unmap_pages(void* base, std::size_t length, reserved_space* home) no
 
 template <access A>
 bool move_into(region<A>& r, void* target, reserved_space* home, failure& f) noexcept;
+
+template <access A>
+region<A> adopt_mapping(void* base, std::size_t length, backing kind) noexcept;
 
 }  // namespace detail
 
@@ -258,6 +261,8 @@ private:
                                      const map_options&, detail::failure&) noexcept;
   template <access B>
   friend bool detail::move_into(region<B>&, void*, detail::reserved_space*, detail::failure&) noexcept;
+  template <access B>
+  friend region<B> detail::adopt_mapping(void*, std::size_t, detail::backing) noexcept;
 
   void steal(region& other) noexcept {
     map_base_ = std::exchange(other.map_base_, nullptr);
@@ -573,6 +578,20 @@ region<A> map_anonymous_range(std::size_t length, bool shared, const map_options
                       0, length, opts, f);
 }
 
+/// A region over [base, base + length) mapped by another call (shmat): it
+/// gives the pages back with munmap like any region, which for a System V
+/// segment detaches it exactly as shmdt would.
+template <access A>
+region<A> adopt_mapping(void* base, std::size_t length, backing kind) noexcept {
+  region<A> r;
+  r.map_base_ = base;
+  r.map_length_ = static_cast<std::size_t>(*align_up(length, page_size()));
+  r.data_ = static_cast<typename region<A>::value_type*>(base);
+  r.size_ = length;
+  r.kind_ = kind;
+  return r;
+}
+
 /// Moves r's whole mapping to `target`, inside reserved space that the caller
 /// has claimed [target, target + mapping length) of, with mremap: MREMAP_FIXED
 /// replaces the placeholder there in the same system call. From then on r
@@ -608,6 +627,10 @@ bool region<A>::resize_impl(std::size_t new_size, resize_options opts, detail::f
   if (home_ != nullptr) {
     return f.fail(std::make_error_code(std::errc::operation_not_supported),
                   "resize (a region placed in a reservation keeps its place and size)");
+  }
+  if (kind_ == detail::backing::sysv_segment) {
+    return f.fail(std::make_error_code(std::errc::operation_not_supported),
+                  "resize (a System V segment has a fixed size)");
   }
   if (fd_) f.fd = fd_.get();
   auto end = checked_add<std::uint64_t>(offset_, new_size);
