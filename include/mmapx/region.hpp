@@ -115,6 +115,17 @@ bool move_into(region<A>& r, void* target, reserved_space* home, failure& f) noe
 template <access A>
 region<A> adopt_mapping(void* base, std::size_t length, backing kind) noexcept;
 
+/// The PROT_* bits of a protection.
+constexpr int prot_flags(protection p) noexcept {
+  switch (p) {
+    case protection::none: return PROT_NONE;
+    case protection::read: return PROT_READ;
+    case protection::read_write: return PROT_READ | PROT_WRITE;
+    case protection::read_exec: return PROT_READ | PROT_EXEC;
+  }
+  return PROT_NONE;
+}
+
 }  // namespace detail
 
 /// The owning mapping. Move-only; unmaps in its destructor, which never
@@ -353,13 +364,7 @@ private:
   }
 
   bool protect_impl(protection p, std::size_t offset, std::size_t length, detail::failure& f) noexcept {
-    int prot = PROT_NONE;
-    switch (p) {
-      case protection::none: prot = PROT_NONE; break;
-      case protection::read: prot = PROT_READ; break;
-      case protection::read_write: prot = PROT_READ | PROT_WRITE; break;
-      case protection::read_exec: prot = PROT_READ | PROT_EXEC; break;
-    }
+    const int prot = detail::prot_flags(p);
     if (!writable && (prot & PROT_WRITE) != 0) {
       f.at(offset);
       return f.fail(std::make_error_code(std::errc::permission_denied), "protect (read-only region)");
