@@ -420,18 +420,26 @@ private:
 
   bool commit_write_impl(std::size_t n, detail::failure& f) noexcept {
     if (n > write_space().size()) return f.at(n).fail(errc::range_outside_region, "commit write");
-    if (n == 0) return true;
-    h_->head.store(h_->head.load(std::memory_order_relaxed) + n, std::memory_order_seq_cst);
-    detail::wake_sleeper(h_->data_seq, h_->reader_sleeping);
+    if (n != 0) publish_head(n);
     return true;
   }
 
   bool commit_read_impl(std::size_t n, detail::failure& f) noexcept {
     if (n > read_space().size()) return f.at(n).fail(errc::range_outside_region, "commit read");
-    if (n == 0) return true;
+    if (n != 0) publish_tail(n);
+    return true;
+  }
+
+  /// Producer: n more bytes are written; wakes a sleeping reader.
+  void publish_head(std::size_t n) noexcept {
+    h_->head.store(h_->head.load(std::memory_order_relaxed) + n, std::memory_order_seq_cst);
+    detail::wake_sleeper(h_->data_seq, h_->reader_sleeping);
+  }
+
+  /// Consumer: n more bytes are read; wakes a sleeping writer.
+  void publish_tail(std::size_t n) noexcept {
     h_->tail.store(h_->tail.load(std::memory_order_relaxed) + n, std::memory_order_seq_cst);
     detail::wake_sleeper(h_->space_seq, h_->writer_sleeping);
-    return true;
   }
 
   bool check_size(std::size_t n, const char* op, detail::failure& f) const noexcept {
@@ -453,15 +461,20 @@ private:
   }
 
   bool write_impl(std::span<const std::byte> bytes, std::chrono::nanoseconds timeout, detail::failure& f) noexcept {
-    if (!wait_writable_impl(bytes.size(), detail::deadline_after(timeout), f)) return false;
-    if (!bytes.empty()) std::memcpy(write_space().data(), bytes.data(), bytes.size());
-    return commit_write_impl(bytes.size(), f);
+    // After the wait the room is there: only this producer takes it away.
+    if (!wait_writable_impl(bytes.size(), detail::deadline_after(timeout), f) || bytes.empty()) return !f;
+    const auto head = h_->head.load(std::memory_order_relaxed);
+    std::memcpy(ring_.data() + head % capacity(), bytes.data(), bytes.size());
+    publish_head(bytes.size());
+    return true;
   }
 
   bool read_impl(std::span<std::byte> out, std::chrono::nanoseconds timeout, detail::failure& f) noexcept {
-    if (!wait_readable_impl(out.size(), detail::deadline_after(timeout), f)) return false;
-    if (!out.empty()) std::memcpy(out.data(), read_space().data(), out.size());
-    return commit_read_impl(out.size(), f);
+    if (!wait_readable_impl(out.size(), detail::deadline_after(timeout), f) || out.empty()) return !f;
+    const auto tail = h_->tail.load(std::memory_order_relaxed);
+    std::memcpy(out.data(), ring_.data() + tail % capacity(), out.size());
+    publish_tail(out.size());
+    return true;
   }
 
   rw_region header_;

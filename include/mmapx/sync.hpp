@@ -37,6 +37,7 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free && sizeof(std::ato
 /// A point `timeout` from now on the monotonic clock; the far future when
 /// the timeout is nanoseconds::max() ("forever") or would overflow.
 inline std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds timeout) noexcept {
+  if (timeout == std::chrono::nanoseconds::max()) return std::chrono::steady_clock::time_point::max();
   const auto now = std::chrono::steady_clock::now();
   if (timeout > std::chrono::steady_clock::time_point::max() - now) return std::chrono::steady_clock::time_point::max();
   return now + timeout;
