@@ -252,7 +252,7 @@ TEST_CASE("ring: bad input", "[ring][errors]") {
   mmapx::mirrored_buffer::create(pg, {.huge = mmapx::huge_pages::explicit_2m}, ec);  // not a huge page multiple
   CHECK(ec == std::errc::invalid_argument);
   mmapx::mirrored_buffer::create(SIZE_MAX - pg + 1, {}, ec);
-  CHECK(ec);
+  CHECK(ec == mmapx::errc::size_overflow);
   mmapx::spsc_queue::create(0, {}, ec);
   CHECK(ec == std::errc::invalid_argument);
   mmapx::spsc_queue::create(100, {}, ec);
@@ -274,13 +274,13 @@ TEST_CASE("ring: bad input", "[ring][errors]") {
   CHECK(ec == std::errc::bad_file_descriptor);
   const int dir = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   mmapx::spsc_queue::attach(dir, ec);
-  CHECK(ec);
-  mmapx::mirrored_buffer::map(dir, 0, pg, ec);
-  CHECK(ec);
+  CHECK(ec == std::errc::no_such_device);
+  mmapx::mirrored_buffer::map(dir, 0, pg, ec);  // opened read-only; mirrors are writable
+  CHECK(ec == std::errc::permission_denied);
   ::close(dir);
   const int proc = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
   mmapx::mirrored_buffer::map(proc, 0, pg, ec);
-  CHECK(ec);
+  CHECK(ec == std::errc::permission_denied);
   ::close(proc);
 
   // a queue whose header claims more than the descriptor holds
