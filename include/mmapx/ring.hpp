@@ -22,6 +22,7 @@
 
 #include <sys/vfs.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -285,8 +286,10 @@ public:
   [[nodiscard]] std::span<std::byte> write_space() const noexcept {
     if (h_ == nullptr) return {};
     const auto head = h_->head.load(std::memory_order_relaxed);
-    const auto used = head - h_->tail.load(std::memory_order_acquire);
-    return {ring_.data() + head % capacity(), capacity() - used};
+    // Clamped: a peer process that corrupts the header must not make this
+    // span reach outside the mapping.
+    const auto used = std::min<std::uint64_t>(head - h_->tail.load(std::memory_order_acquire), capacity());
+    return {ring_.data() + head % capacity(), capacity() - static_cast<std::size_t>(used)};
   }
   /// Producer: publishes the first `n` bytes of write_space(); more than it
   /// holds is errc::range_outside_region and publishes nothing.
@@ -300,8 +303,8 @@ public:
   [[nodiscard]] std::span<const std::byte> read_space() const noexcept {
     if (h_ == nullptr) return {};
     const auto tail = h_->tail.load(std::memory_order_relaxed);
-    const auto used = h_->head.load(std::memory_order_acquire) - tail;
-    return {ring_.data() + tail % capacity(), used};
+    const auto used = std::min<std::uint64_t>(h_->head.load(std::memory_order_acquire) - tail, capacity());
+    return {ring_.data() + tail % capacity(), static_cast<std::size_t>(used)};
   }
   /// Consumer: releases the first `n` bytes of read_space(); more than it
   /// holds is errc::range_outside_region and releases nothing.

@@ -4,6 +4,7 @@
 #include <catch.hpp>
 #include "test_support.hpp"
 
+#include <mmapx/file.hpp>
 #include <mmapx/ring.hpp>
 #include <mmapx/shm.hpp>
 
@@ -306,4 +307,16 @@ TEST_CASE("ring: bad input", "[ring][errors]") {
   q.read(std::as_writable_bytes(std::span(big.data(), 1)), 0ns, ec);
   CHECK(ec == mmapx::errc::not_mapped);
   CHECK(moved.write_space().size() == pg);
+}
+
+TEST_CASE("ring: a peer that corrupts the indices cannot push spans outside the mapping", "[ring][errors]") {
+  auto q = mmapx::spsc_queue::create(pg);
+  auto raw = mmapx::map_fd<mmapx::access::read_write>(q.native_handle(), {.length = pg});
+  auto* h = reinterpret_cast<mmapx::detail::ring_header*>(raw.data());
+  h->head.store(h->tail.load() + 10 * pg);  // claims ten capacities of data
+  CHECK(q.read_space().size() == pg);
+  CHECK(q.write_space().empty());
+  h->tail.store(h->head.load() + 1);  // tail ahead of head
+  CHECK(q.read_space().size() == pg);
+  CHECK(q.write_space().empty());
 }
