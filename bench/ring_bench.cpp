@@ -1,15 +1,17 @@
 // bench/ring_bench.cpp - the mirrored SPSC queue (mmapx::spsc_queue) against
 // a ring that copies in two pieces at the wrap, between two processes.
 //
-//   ring_bench [total MiB per run, default 256] [repetitions, default 3]
+//   ring_bench [total MiB per run, default 256] [repetitions, default 5]
 //
 // A producer process writes fixed-size messages, a consumer process (forked,
 // attaching by descriptor as an unrelated process would) reads them and
 // checks a checksum; the time is from the first write to the consumer's exit.
 // Both rings wait the same way (a short spin, then a shared futex through
 // mmapx/sync.hpp), so the difference is the copy at the wrap and, in the
-// zero-copy row, the copy into the consumer's buffer. Prints a Markdown table:
-// best of the repetitions, MB/s and messages/s, and mirrored/copying ratios.
+// zero-copy row, the copy into the consumer's buffer. The three rings take
+// turns within each repetition. Prints a Markdown table: MB/s and messages/s
+// of the median repetition, the best, the spread ((slowest - fastest) /
+// median time) and the median-time ratio copying / this ring (> 1: faster).
 #include <mmapx/anonymous.hpp>
 #include <mmapx/ring.hpp>
 #include <mmapx/sync.hpp>
@@ -144,14 +146,16 @@ double run(kind k, std::size_t message, std::size_t count) {
 
 int main(int argc, char** argv) {
   const std::size_t total_mib = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 256;
-  const int reps = argc > 2 ? std::atoi(argv[2]) : 3;
+  const int reps = argc > 2 ? std::atoi(argv[2]) : 5;
   const std::size_t sizes[] = {64, 1000, 4096, 16000};
   const char* names[] = {"mirrored (read copies out)", "mirrored (read in place)", "copying at the wrap"};
-  std::printf("Between two processes, %zu KiB ring, %zu MiB per run, best of %d\n\n", capacity / 1024, total_mib, reps);
-  std::printf("| message | ring | MB/s | messages/s | vs copying |\n|---|---|---|---|---|\n");
+  std::printf("Between two processes, %zu KiB ring, %zu MiB per run, %d repetitions\n\n", capacity / 1024, total_mib,
+              reps);
+  std::printf("| message | ring | MB/s (median) | MB/s (best) | messages/s (median) | spread | copying / this |\n"
+              "|---|---|---:|---:|---:|---:|---:|\n");
   for (const std::size_t message : sizes) {
     const std::size_t count = total_mib * 1024 * 1024 / message;
-    double best[3] = {1e30, 1e30, 1e30};
+    std::vector<double> times[3];
     for (int r = 0; r < reps; ++r) {
       for (int k = 0; k < 3; ++k) {
         const double s = run(static_cast<kind>(k), message, count);
@@ -159,13 +163,20 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "ring_bench: the consumer saw wrong data (%s, %zu B)\n", names[k], message);
           return 1;
         }
-        best[k] = std::min(best[k], s);
+        times[k].push_back(s);
       }
+    }
+    double median[3];
+    for (int k = 0; k < 3; ++k) {
+      std::sort(times[k].begin(), times[k].end());
+      median[k] = times[k][times[k].size() / 2];
     }
     for (int k = 0; k < 3; ++k) {
       const double bytes = static_cast<double>(message * count);
-      std::printf("| %zu B | %s | %.0f | %.3g | %.2f |\n", message, names[k], bytes / best[k] / 1e6,
-                  static_cast<double>(count) / best[k], best[2] / best[k]);
+      const double spread = (times[k].back() - times[k].front()) / median[k] * 100.0;
+      std::printf("| %zu B | %s | %.0f | %.0f | %.3g | %.0f %% | %.2f |\n", message, names[k], bytes / median[k] / 1e6,
+                  bytes / times[k].front() / 1e6, static_cast<double>(count) / median[k], spread,
+                  median[2] / median[k]);
     }
   }
   return 0;
