@@ -1,5 +1,7 @@
 // mmapx/mmapx.hpp - everything in mmapx through one include (device maps such
-// as mmapx/devices/edu.hpp are included on their own).
+// as mmapx/devices/edu.hpp are included on their own, and so are ring.hpp,
+// sync.hpp, sysv_shm.hpp and pkey.hpp, which bring futex, pthread, System V
+// IPC and CPUID headers that most users do not need).
 #pragma once
 
 // The core: one owning region, its options and errors.
@@ -21,6 +23,9 @@
 #include "pci.hpp"
 #include "shm.hpp"
 #include "uio.hpp"
+
+// Reserved address space with regions placed inside it.
+#include "reservation.hpp"
 
 // SIGBUS-safe copies in and out of file mappings.
 #include "sigbus.hpp"
