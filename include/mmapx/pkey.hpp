@@ -56,6 +56,7 @@ public:
     }
     return *this;
   }
+  /// Not copyable: exactly one object frees a key.
   protection_key(const protection_key&) = delete;
   protection_key& operator=(const protection_key&) = delete;
   /// pkey_free. Pages still tagged keep the key number: do not free a key

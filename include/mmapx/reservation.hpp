@@ -127,6 +127,7 @@ public:
     }
     return *this;
   }
+  /// Not copyable: exactly one object holds the reservation's hold on the space.
   reservation(const reservation&) = delete;
   reservation& operator=(const reservation&) = delete;
   /// Lets go of the space: unmapped now, or when the last placed region goes.

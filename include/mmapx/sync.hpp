@@ -145,6 +145,7 @@ public:
     }
     return *this;
   }
+  /// Not copyable: exactly one object unlocks.
   robust_lock(const robust_lock&) = delete;
   robust_lock& operator=(const robust_lock&) = delete;
   /// Unlocks (see the class comment for an owner that died).
@@ -207,6 +208,7 @@ public:
   explicit robust_mutex(std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { init(f); });
   }
+  /// Not copyable or movable: other processes know it by its address.
   robust_mutex(const robust_mutex&) = delete;
   robust_mutex& operator=(const robust_mutex&) = delete;
   /// pthread_mutex_destroy: nobody may hold or wait for it.

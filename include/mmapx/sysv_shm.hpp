@@ -49,6 +49,7 @@ public:
     }
     return *this;
   }
+  /// Not copyable: exactly one object owns the duty to remove a segment.
   sysv_shm(const sysv_shm&) = delete;
   sysv_shm& operator=(const sysv_shm&) = delete;
   /// Marks the segment for removal if this object owns it (errors ignored);
