@@ -55,6 +55,7 @@ enum class errc {
   unknown_encoding,          ///< a field holds a value its enumeration lacks
   timed_out,                 ///< waited longer than allowed
   parse_error,               ///< text that does not follow the expected syntax
+  protection_keys_unavailable,  ///< the CPU or kernel has no memory protection keys
 };
 
 namespace detail {
@@ -79,6 +80,7 @@ public:
       case errc::unknown_encoding: return "field holds an encoding its enumeration lacks";
       case errc::timed_out: return "timed out";
       case errc::parse_error: return "syntax error";
+      case errc::protection_keys_unavailable: return "memory protection keys are not supported by this CPU or kernel";
     }
     return "unknown mmapx error";
   }
@@ -102,6 +104,7 @@ public:
       case errc::not_regular_file: return std::errc::is_a_directory;
       case errc::access_denied_by_map: return std::errc::permission_denied;
       case errc::timed_out: return std::errc::timed_out;
+      case errc::protection_keys_unavailable: return std::errc::operation_not_supported;
     }
     return std::error_condition(ev, *this);
   }

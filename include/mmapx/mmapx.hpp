@@ -3,7 +3,9 @@
 // Included on purpose, by name, and not from here: mmapx/kmod.hpp (the
 // reference kernel module's interface; it brings <linux/ioctl.h>), device
 // register maps (mmapx/devices/edu.hpp) and test doubles
-// (mmapx/reg/recording_bus.hpp). tests/compile_fail/umbrella_*.cpp check it.
+// (mmapx/reg/recording_bus.hpp), and ring.hpp, sync.hpp, sysv_shm.hpp and
+// pkey.hpp, which bring futex, pthread, System V IPC and CPUID headers that
+// most users do not need. tests/compile_fail/umbrella_*.cpp check it.
 #pragma once
 
 // The core: one owning region, its options and errors.
@@ -25,6 +27,9 @@
 #include "pci.hpp"
 #include "shm.hpp"
 #include "uio.hpp"
+
+// Reserved address space with regions placed inside it.
+#include "reservation.hpp"
 
 // SIGBUS-safe copies in and out of file mappings.
 #include "sigbus.hpp"

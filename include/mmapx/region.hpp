@@ -1,7 +1,10 @@
 // mmapx/region.hpp - the owning mapping: one type for every backend.
 //
-// A region owns exactly one mmap(2) and is the only code in mmapx that calls
-// munmap. It shows the caller the byte range they asked for, even when that
+// A region owns exactly one mmap(2) and is the only code in mmapx that gives
+// mapped pages back: every munmap is in detail::unmap_pages below. A region
+// placed inside a reservation (reservation.hpp) gives its range back by
+// mapping a PROT_NONE placeholder over it instead, so the reserved address
+// space never has a hole. It shows the caller the byte range they asked for, even when that
 // range starts at an offset that is not page-aligned: the page-aligned mapping
 // around it stays inside. Its access (read, read_write, copy_on_write) is part
 // of its type, so a read-only mapping hands out only const bytes.
@@ -51,7 +54,7 @@ namespace detail {
 
 /// What is behind a mapping; decides how resize re-creates it and what
 /// a durable flush must sync.
-enum class backing : std::uint8_t { none, fd, anonymous_private, anonymous_shared };
+enum class backing : std::uint8_t { none, fd, anonymous_private, anonymous_shared, sysv_segment };
 
 inline constexpr std::uint64_t huge_2m = std::uint64_t{1} << 21;
 inline constexpr std::uint64_t huge_1g = std::uint64_t{1} << 30;
@@ -71,6 +74,58 @@ constexpr std::uint64_t huge_page_bytes(huge_pages h) noexcept {
 template <access A>
 region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_t length,
                     const map_options& opts, failure& f) noexcept;
+
+/// Address space reserved with PROT_NONE (reservation.hpp) that regions can be
+/// placed in. A placed region tells it, through vacate, when it gives its
+/// range back; the space goes when its reservation and every region placed in
+/// it have gone.
+class reserved_space {
+public:
+  /// [base, base + length), which the caller has just covered with a
+  /// placeholder again, is free; the caller's hold on the space ends.
+  virtual void vacate(void* base, std::size_t length) noexcept = 0;
+
+protected:
+  ~reserved_space() = default;
+};
+
+/// Maps a PROT_NONE, no-reserve placeholder over [base, base + length) with
+/// MAP_FIXED: the pages there are dropped and the addresses stay taken, in one
+/// system call, so no other thread's mmap can land in between.
+inline bool map_placeholder(void* base, std::size_t length) noexcept {
+  return ::mmap(base, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) !=
+         MAP_FAILED;
+}
+
+/// The one way mmapx gives mapped pages back: munmap, or, for a range placed
+/// in reserved space (`home`), a placeholder over it and the space told the
+/// range is free. False with errno set when the system call failed (a placed
+/// range is given up either way).
+inline bool unmap_pages(void* base, std::size_t length, reserved_space* home) noexcept {
+  if (home == nullptr) return ::munmap(base, length) == 0;
+  const bool ok = map_placeholder(base, length);
+  const int saved = errno;
+  home->vacate(base, length);
+  errno = saved;
+  return ok;
+}
+
+template <access A>
+bool move_into(region<A>& r, void* target, reserved_space* home, failure& f) noexcept;
+
+template <access A>
+region<A> adopt_mapping(void* base, std::size_t length, backing kind) noexcept;
+
+/// The PROT_* bits of a protection.
+constexpr int prot_flags(protection p) noexcept {
+  switch (p) {
+    case protection::none: return PROT_NONE;
+    case protection::read: return PROT_READ;
+    case protection::read_write: return PROT_READ | PROT_WRITE;
+    case protection::read_exec: return PROT_READ | PROT_EXEC;
+  }
+  return PROT_NONE;
+}
 
 }  // namespace detail
 
@@ -221,11 +276,15 @@ private:
   template <access B>
   friend region<B> detail::map_range(unique_fd, detail::backing, std::uint64_t, std::size_t,
                                      const map_options&, detail::failure&) noexcept;
+  template <access B>
+  friend bool detail::move_into(region<B>&, void*, detail::reserved_space*, detail::failure&) noexcept;
+  template <access B>
+  friend region<B> detail::adopt_mapping(void*, std::size_t, detail::backing) noexcept;
 
   /// Unmaps (a munmap error is ignored: unmap() is the call that reports
   /// one) and forgets the mapping; the backing stays, so resize can grow again.
   void drop_mapping() noexcept {
-    if (map_.length != 0) ::munmap(map_.base, map_.length);
+    if (map_.length != 0) detail::unmap_pages(map_.base, map_.length, map_.home);
     map_ = {};
   }
 
@@ -299,13 +358,7 @@ private:
   }
 
   bool protect_impl(protection p, std::size_t offset, std::size_t length, detail::failure& f) noexcept {
-    int prot = PROT_NONE;
-    switch (p) {
-      case protection::none: prot = PROT_NONE; break;
-      case protection::read: prot = PROT_READ; break;
-      case protection::read_write: prot = PROT_READ | PROT_WRITE; break;
-      case protection::read_exec: prot = PROT_READ | PROT_EXEC; break;
-    }
+    const int prot = detail::prot_flags(p);
     if (!writable && (prot & PROT_WRITE) != 0) {
       f.at(offset);
       return f.fail(std::make_error_code(std::errc::permission_denied), "protect (read-only region)");
@@ -350,13 +403,18 @@ private:
   }
 
   /// unmap(): reports a munmap failure (and then keeps the region as it
-  /// was); on success the region is what a default-constructed one is, its
-  /// descriptor closed, so resize() afterwards is errc::not_mapped.
+  /// was, unless it was placed in a reservation, whose range is given up
+  /// either way); otherwise the region is what a default-constructed one is,
+  /// its descriptor closed, so resize() afterwards is errc::not_mapped.
   bool unmap_all(detail::failure& f) noexcept {
-    if (map_.length != 0 && ::munmap(map_.base, map_.length) != 0) return f.fail_errno("munmap");
+    if (map_.length != 0 && !detail::unmap_pages(map_.base, map_.length, map_.home)) {
+      f.at(reinterpret_cast<std::uintptr_t>(map_.base)).fail_errno(map_.home != nullptr ? "unmap (placeholder)" : "munmap");
+      if (map_.home == nullptr) return false;
+    }
+    const bool ok = !f;
     map_ = {};
     src_ = {};
-    return true;
+    return ok;
   }
 
   /// The mapping itself; all zero when there is none.
@@ -365,6 +423,7 @@ private:
     std::size_t length = 0;      // what munmap must be given; 0: nothing is mapped
     value_type* data = nullptr;  // the user's first byte, inside the mapping
     std::size_t size = 0;        // the user's length
+    detail::reserved_space* home = nullptr;  // the reservation it is placed in, if any
   };
   /// What the mapping shows, kept so that resize can map it again.
   struct source {
@@ -545,11 +604,60 @@ region<A> map_anonymous_range(std::size_t length, bool shared, const map_options
                       0, length, opts, f);
 }
 
+/// A region over [base, base + length) mapped by another call (shmat): it
+/// gives the pages back with munmap like any region, which for a System V
+/// segment detaches it exactly as shmdt would.
+template <access A>
+region<A> adopt_mapping(void* base, std::size_t length, backing kind) noexcept {
+  region<A> r;
+  r.map_.base = base;
+  r.map_.length = static_cast<std::size_t>(*align_up(length, page_size()));
+  r.map_.data = static_cast<typename region<A>::value_type*>(base);
+  r.map_.size = length;
+  r.src_.kind = kind;
+  return r;
+}
+
+/// Moves r's whole mapping to `target`, inside reserved space that the caller
+/// has claimed [target, target + mapping length) of, with mremap: MREMAP_FIXED
+/// replaces the placeholder there in the same system call. From then on r
+/// gives its range back to `home`. On failure r is unchanged.
+template <access A>
+bool move_into(region<A>& r, void* target, reserved_space* home, failure& f) noexcept {
+  if (r.map_.home != nullptr) {
+    return f.at(reinterpret_cast<std::uintptr_t>(target))
+        .fail(std::make_error_code(std::errc::invalid_argument), "place (region already placed in a reservation)");
+  }
+  void* moved = ::mremap(r.map_.base, r.map_.length, r.map_.length, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+  if (moved == MAP_FAILED) {
+    const int saved = errno;
+    // Kernels before 6.17 drop the placeholder before some checks fail: put
+    // it back, without replacing whatever another thread may have mapped there.
+    ::mmap(target, r.map_.length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+           -1, 0);
+    errno = saved;
+    return f.at(reinterpret_cast<std::uintptr_t>(target)).fail_errno("place (mremap)");
+  }
+  const auto lead = reinterpret_cast<std::uintptr_t>(r.map_.data) - reinterpret_cast<std::uintptr_t>(r.map_.base);
+  r.map_.base = moved;
+  r.map_.data = static_cast<typename region<A>::value_type*>(moved) + lead;
+  r.map_.home = home;
+  return true;
+}
+
 }  // namespace detail
 
 template <access A>
 bool region<A>::resize_impl(std::size_t new_size, resize_options opts, detail::failure& f) noexcept {
   if (src_.kind == detail::backing::none) return f.fail(errc::not_mapped, "resize");
+  if (map_.home != nullptr) {
+    return f.fail(std::make_error_code(std::errc::operation_not_supported),
+                  "resize (a region placed in a reservation keeps its place and size)");
+  }
+  if (src_.kind == detail::backing::sysv_segment) {
+    return f.fail(std::make_error_code(std::errc::operation_not_supported),
+                  "resize (a System V segment has a fixed size)");
+  }
   if (src_.fd) f.fd = src_.fd.get();
   const auto end = checked_file_end(src_.offset, new_size);
   if (!end) return f.at(src_.offset).fail(errc::size_overflow, "resize");
