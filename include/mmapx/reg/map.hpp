@@ -343,6 +343,15 @@ constexpr bool names_unique(register_list<Rs...>, Es...) noexcept {
 template <class F, class List>
 struct owner_of;
 
+/// A block array's own map accesses the device on the enclosing map's contract.
+template <contract Bus, class E>
+constexpr bool same_contract() noexcept {
+  if constexpr (block_array_type<E>)
+    return E::block_map::bus.widths == Bus.widths && E::block_map::bus.split == Bus.split;
+  else
+    return true;
+}
+
 /// A bank's select field is in exactly one register of the map, which can be
 /// read without side effects (to restore it) and written.
 template <class Registers, class E>
@@ -411,6 +420,8 @@ struct map {
   static_assert(detail::names_unique(registers{}, Entries{}...), "mmapx::reg: two registers share a name");
   // Instantiating each register's layout runs its field checks with the map's.
   static_assert(detail::layouts_checked(registers{}, Entries{}...));
+  static_assert((detail::same_contract<Bus, Entries>() && ...),
+                "mmapx::reg: a block array's map must have the bus contract of the map that lists it");
   static_assert((detail::bank_select_valid<registers, Entries>() && ...),
                 "mmapx::reg: a bank's select field must be in one register of the map, readable without side "
                 "effects and writable");
