@@ -21,9 +21,9 @@ namespace mmapx::reg {
 
 /// One access as a recording bus saw it; tests compare logs of these.
 struct access_record {
-  /// Load (read) or store (write).
+  /// The two kinds of bus access: a load (read) and a store (write).
   enum class op : std::uint8_t { read, write };
-  /// Which of the two this access was.
+  /// read: `value` is what the recorder answered; write: what the block stored.
   op kind;
   /// Byte offset from the map's base (an array element's or a block copy's included).
   std::size_t offset;
@@ -104,7 +104,7 @@ class recorder {
 /// A bus handle on a recorder (the block copies its bus; the log stays put).
 class recording_bus {
  public:
-  /// A recording bus accepts writes.
+  /// Always true: a block on a recorder may write (the writes are logged, not refused).
   static constexpr bool writable = true;
 
   /// Logs offsets from the block's base; `rec` must outlive the bus and every block bound to it.
