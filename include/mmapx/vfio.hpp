@@ -343,7 +343,8 @@ class interrupts {
 public:
   /// No interrupts: vectors() is 0.
   interrupts() noexcept = default;
-  interrupts(interrupts&&) noexcept = default;
+  /// Takes over `other`'s eventfds; `other` is left with none.
+  interrupts(interrupts&& other) noexcept = default;
   /// Disables the current interrupts, then takes over `other`'s.
   interrupts& operator=(interrupts&& other) noexcept {
     if (this != &other) {
@@ -634,12 +635,12 @@ private:
 
   bool bus_master_impl(bool on, detail::failure& f) const noexcept {
     std::uint16_t command = 0;
-    if (!transfer_impl(VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND_OFFSET, &command, 2, false, f)) return false;
+    if (!transfer_impl(VFIO_PCI_CONFIG_REGION_INDEX, command_register, &command, 2, false, f)) return false;
     command = on ? static_cast<std::uint16_t>(command | mmapx::detail::pci_bus_master)
                  : static_cast<std::uint16_t>(command & ~mmapx::detail::pci_bus_master);
-    return transfer_impl(VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND_OFFSET, &command, 2, true, f);
+    return transfer_impl(VFIO_PCI_CONFIG_REGION_INDEX, command_register, &command, 2, true, f);
   }
-  static constexpr std::uint64_t PCI_COMMAND_OFFSET = 4;
+  static constexpr std::uint64_t command_register = 4;  // PCI config offset of the command register
 
   bool reset_impl(detail::failure& f) const noexcept {
     f.subject = address_.c_str();
