@@ -27,6 +27,7 @@
 #include "pci.hpp"
 #include "shm.hpp"
 #include "uio.hpp"
+#include "vfio.hpp"
 
 // Reserved address space with regions placed inside it.
 #include "reservation.hpp"
