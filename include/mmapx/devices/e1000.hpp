@@ -1,0 +1,317 @@
+// mmapx/devices/e1000.hpp - the register map and DMA descriptors of Intel's
+// 82540EM Gigabit Ethernet controller (8086:100e), as Intel's "PCI/PCI-X
+// Family of Gigabit Ethernet Controllers Software Developer's Manual"
+// (8254x, chapter 13 "Register Descriptions", chapter 3 "Receive and Transmit
+// Description") gives them. QEMU's `-device e1000` models this chip.
+//
+// Only the registers a driver needs to reset the chip, read its MAC address,
+// run one receive and one transmit ring, take interrupts and read the
+// statistics are declared; offsets and bits are the manual's. The device
+// takes 32-bit accesses only (the manual: "all registers ... must be accessed
+// as 32-bit"), so the 64-bit statistics are read as two halves, low first:
+// reading the high half clears the pair.
+//
+// Access kinds follow the manual: ICR and every statistics register clear
+// when read (rc), so a dump() lists them without reading them; IMS reads the
+// mask and writing 1 sets bits (w1s), IMC is write-only.
+#pragma once
+
+#include <mmapx/reg.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace mmapx::e1000 {
+
+/// So that the declarations below read as reg::field, reg::reg32, ...
+namespace reg = mmapx::reg;
+
+/// PCI vendor and device ID of the 82540EM, for find_pci_devices (pci.hpp).
+inline constexpr std::uint16_t vendor_id = 0x8086;
+inline constexpr std::uint16_t device_id = 0x100e;
+/// BAR 0: the memory-mapped registers, 128 KiB.
+inline constexpr std::size_t bar0_size = 0x20000;
+
+// --- general ------------------------------------------------------------------
+
+/// Device Control (CTRL, 13.4.1).
+struct ctrl : reg::reg32<"ctrl", 0x0000, reg::rw, 0x00000000> {
+  using fd       = reg::field<"fd", 0, 1, reg::rw>;        ///< full duplex
+  using lrst     = reg::field<"lrst", 3, 1, reg::rw>;      ///< link reset (must be 0 for the link to come up)
+  using asde     = reg::field<"asde", 5, 1, reg::rw>;      ///< auto-speed detection enable
+  using slu      = reg::field<"slu", 6, 1, reg::rw>;       ///< set link up
+  using ilos     = reg::field<"ilos", 7, 1, reg::rw>;      ///< invert loss-of-signal
+  using speed    = reg::field<"speed", 8, 2, reg::rw>;     ///< 0: 10, 1: 100, 2: 1000 Mb/s (when forced)
+  using frcspd   = reg::field<"frcspd", 11, 1, reg::rw>;   ///< force speed
+  using frcdplx  = reg::field<"frcdplx", 12, 1, reg::rw>;  ///< force duplex
+  using rst      = reg::field<"rst", 26, 1, reg::rw>;      ///< device reset; self-clearing
+  using rfce     = reg::field<"rfce", 27, 1, reg::rw>;     ///< receive flow control enable
+  using tfce     = reg::field<"tfce", 28, 1, reg::rw>;     ///< transmit flow control enable
+  using vme      = reg::field<"vme", 30, 1, reg::rw>;      ///< VLAN mode enable
+  using phy_rst  = reg::field<"phy_rst", 31, 1, reg::rw>;  ///< PHY reset (must be 0 for the link)
+  using fields = reg::fields<fd, lrst, asde, slu, ilos, speed, frcspd, frcdplx, rst, rfce, tfce, vme, phy_rst>;
+};
+
+/// Device Status (STATUS, 13.4.2), read only.
+struct status : reg::reg32<"status", 0x0008, reg::ro, 0> {
+  using fd      = reg::field<"fd", 0, 1, reg::ro>;       ///< full duplex
+  using lu      = reg::field<"lu", 1, 1, reg::ro>;       ///< link up
+  using txoff   = reg::field<"txoff", 4, 1, reg::ro>;    ///< transmission paused (flow control)
+  using speed   = reg::field<"speed", 6, 2, reg::ro>;    ///< 0: 10, 1: 100, 2 or 3: 1000 Mb/s
+  using pci66   = reg::field<"pci66", 11, 1, reg::ro>;   ///< PCI bus at 66 MHz
+  using bus64   = reg::field<"bus64", 12, 1, reg::ro>;   ///< 64-bit PCI bus
+  using fields = reg::fields<fd, lu, txoff, speed, pci66, bus64>;
+};
+
+/// EEPROM/Flash Control (EECD, 13.4.3): bit-banged EEPROM access; EERD is the simple way.
+struct eecd : reg::reg32<"eecd", 0x0010, reg::rw, 0> {
+  using ee_pres = reg::field<"ee_pres", 8, 1, reg::ro>;  ///< an EEPROM is present
+  using fields = reg::fields<ee_pres>;
+};
+
+/// EEPROM Read (EERD, 13.4.4), 82540EM layout: write the word address with
+/// start=1, poll done, take data.
+struct eerd : reg::reg32<"eerd", 0x0014, reg::rw, 0> {
+  using start = reg::field<"start", 0, 1, reg::rw>;   ///< start a read (cleared by the device)
+  using done  = reg::field<"done", 4, 1, reg::ro>;    ///< the read finished; data is valid
+  using addr  = reg::field<"addr", 8, 8, reg::rw>;    ///< EEPROM word address
+  using data  = reg::field<"data", 16, 16, reg::ro>;  ///< the word read
+  using fields = reg::fields<start, done, addr, data>;
+};
+
+/// Interrupt causes (13.4.17), as bits of ICR, ICS, IMS and IMC.
+struct interrupt_bits {
+  using txdw   = reg::field<"txdw", 0, 1>;    ///< transmit descriptor written back
+  using txqe   = reg::field<"txqe", 1, 1>;    ///< transmit queue empty
+  using lsc    = reg::field<"lsc", 2, 1>;     ///< link status change
+  using rxseq  = reg::field<"rxseq", 3, 1>;   ///< receive sequence error
+  using rxdmt0 = reg::field<"rxdmt0", 4, 1>;  ///< receive descriptors below the minimum threshold
+  using rxo    = reg::field<"rxo", 6, 1>;     ///< receiver overrun
+  using rxt0   = reg::field<"rxt0", 7, 1>;    ///< receiver timer: a frame arrived
+};
+/// The same causes as a mask, for raw writes to IMS/IMC/ICS.
+namespace cause {
+inline constexpr std::uint32_t txdw = 1u << 0;
+inline constexpr std::uint32_t txqe = 1u << 1;
+inline constexpr std::uint32_t lsc = 1u << 2;
+inline constexpr std::uint32_t rxseq = 1u << 3;
+inline constexpr std::uint32_t rxdmt0 = 1u << 4;
+inline constexpr std::uint32_t rxo = 1u << 6;
+inline constexpr std::uint32_t rxt0 = 1u << 7;
+/// Every cause the 82540EM defines (bits 0-16 without the reserved 5, 8, 11, 12, 14).
+inline constexpr std::uint32_t all = 0x1a6df;
+}  // namespace cause
+
+/// Interrupt Cause Read (ICR, 13.4.17): reading returns the pending causes and clears them.
+struct icr : reg::reg32<"icr", 0x00c0, reg::rw, 0> {
+  using causes = reg::field<"causes", 0, 17, reg::rc>;  ///< cause:: bits; cleared by the read
+  using fields = reg::fields<causes>;
+};
+/// Interrupt Throttling (ITR, 13.4.18): minimum gap between interrupts in 256 ns units; 0 = off.
+using itr = reg::reg32<"itr", 0x00c4, reg::rw, 0>;
+/// Interrupt Cause Set (ICS, 13.4.19): writing 1 raises that cause (for tests).
+using ics = reg::reg32<"ics", 0x00c8, reg::wo, 0>;
+/// Interrupt Mask Set/Read (IMS, 13.4.20): reads the mask; writing 1 enables a cause.
+struct ims : reg::reg32<"ims", 0x00d0, reg::rw, 0> {
+  using mask = reg::field<"mask", 0, 17, reg::w1s>;  ///< cause:: bits enabled
+  using fields = reg::fields<mask>;
+};
+/// Interrupt Mask Clear (IMC, 13.4.21): writing 1 disables a cause.
+using imc = reg::reg32<"imc", 0x00d8, reg::wo, 0>;
+
+// --- receive ------------------------------------------------------------------
+
+/// Receive buffer sizes of RCTL.BSIZE with BSEX=0.
+enum class rx_buffer_size : std::uint8_t { b2048 = 0, b1024 = 1, b512 = 2, b256 = 3 };
+/// When RXDMT0 fires: free descriptors below 1/2, 1/4 or 1/8 of the ring.
+enum class rx_threshold : std::uint8_t { half = 0, quarter = 1, eighth = 2 };
+
+/// Receive Control (RCTL, 13.4.22).
+struct rctl : reg::reg32<"rctl", 0x0100, reg::rw, 0> {
+  using en    = reg::field<"en", 1, 1, reg::rw>;      ///< receiver enable
+  using sbp   = reg::field<"sbp", 2, 1, reg::rw>;     ///< store bad packets
+  using upe   = reg::field<"upe", 3, 1, reg::rw>;     ///< unicast promiscuous
+  using mpe   = reg::field<"mpe", 4, 1, reg::rw>;     ///< multicast promiscuous
+  using lpe   = reg::field<"lpe", 5, 1, reg::rw>;     ///< long packets (over 1522 bytes)
+  using lbm   = reg::field<"lbm", 6, 2, reg::rw>;     ///< loopback mode: 0 none, 3 PHY loopback
+  using rdmts = reg::field<"rdmts", 8, 2, reg::rw,
+      reg::enumerated<reg::choice<rx_threshold::half, "half">, reg::choice<rx_threshold::quarter, "quarter">,
+                      reg::choice<rx_threshold::eighth, "eighth">>>;
+  using mo    = reg::field<"mo", 12, 2, reg::rw>;     ///< multicast offset (which address bits index MTA)
+  using bam   = reg::field<"bam", 15, 1, reg::rw>;    ///< accept broadcast
+  using bsize = reg::field<"bsize", 16, 2, reg::rw,
+      reg::enumerated<reg::choice<rx_buffer_size::b2048, "2048">, reg::choice<rx_buffer_size::b1024, "1024">,
+                      reg::choice<rx_buffer_size::b512, "512">, reg::choice<rx_buffer_size::b256, "256">>>;
+  using vfe   = reg::field<"vfe", 18, 1, reg::rw>;    ///< VLAN filter enable
+  using bsex  = reg::field<"bsex", 25, 1, reg::rw>;   ///< buffer sizes x16
+  using secrc = reg::field<"secrc", 26, 1, reg::rw>;  ///< strip the Ethernet CRC
+  using fields = reg::fields<en, sbp, upe, mpe, lpe, lbm, rdmts, mo, bam, bsize, vfe, bsex, secrc>;
+};
+
+/// Receive descriptor ring: base (low, high), length in bytes (a multiple of 128), head and tail.
+using rdbal = reg::reg32<"rdbal", 0x2800, reg::rw, 0>;
+using rdbah = reg::reg32<"rdbah", 0x2804, reg::rw, 0>;
+using rdlen = reg::reg32<"rdlen", 0x2808, reg::rw, 0>;
+using rdh   = reg::reg32<"rdh", 0x2810, reg::rw, 0>;
+using rdt   = reg::reg32<"rdt", 0x2818, reg::rw, 0>;
+/// Receive delay timer (RDTR, 1.024 us units) and absolute delay (RADV): 0 = interrupt at once.
+using rdtr  = reg::reg32<"rdtr", 0x2820, reg::rw, 0>;
+using radv  = reg::reg32<"radv", 0x282c, reg::rw, 0>;
+
+// --- transmit -----------------------------------------------------------------
+
+/// Transmit Control (TCTL, 13.4.33).
+struct tctl : reg::reg32<"tctl", 0x0400, reg::rw, 0> {
+  using en   = reg::field<"en", 1, 1, reg::rw>;     ///< transmitter enable
+  using psp  = reg::field<"psp", 3, 1, reg::rw>;    ///< pad short packets to 64 bytes
+  using ct   = reg::field<"ct", 4, 8, reg::rw>;     ///< collision threshold (manual: 0x0f)
+  using cold = reg::field<"cold", 12, 10, reg::rw>; ///< collision distance (0x40 full duplex, 0x200 half)
+  using swxoff = reg::field<"swxoff", 22, 1, reg::rw>;  ///< send one XOFF frame
+  using rtlc = reg::field<"rtlc", 24, 1, reg::rw>;  ///< retransmit on late collision
+  using fields = reg::fields<en, psp, ct, cold, swxoff, rtlc>;
+};
+/// Transmit Inter-Packet Gap (TIPG, 13.4.34); the manual gives 10, 8, 6 for the 82540EM on copper.
+struct tipg : reg::reg32<"tipg", 0x0410, reg::rw, 0> {
+  using ipgt  = reg::field<"ipgt", 0, 10, reg::rw>;
+  using ipgr1 = reg::field<"ipgr1", 10, 10, reg::rw>;
+  using ipgr2 = reg::field<"ipgr2", 20, 10, reg::rw>;
+  using fields = reg::fields<ipgt, ipgr1, ipgr2>;
+};
+/// Transmit descriptor ring: base, length in bytes (a multiple of 128), head and tail.
+using tdbal = reg::reg32<"tdbal", 0x3800, reg::rw, 0>;
+using tdbah = reg::reg32<"tdbah", 0x3804, reg::rw, 0>;
+using tdlen = reg::reg32<"tdlen", 0x3808, reg::rw, 0>;
+using tdh   = reg::reg32<"tdh", 0x3810, reg::rw, 0>;
+using tdt   = reg::reg32<"tdt", 0x3818, reg::rw, 0>;
+/// Transmit interrupt delay (TIDV, 1.024 us units).
+using tidv  = reg::reg32<"tidv", 0x3820, reg::rw, 0>;
+
+// --- address filters ----------------------------------------------------------
+
+/// Multicast Table Array (MTA[128], 13.4.28): 4096 hash bits.
+inline constexpr std::size_t mta_base = 0x5200;
+inline constexpr std::size_t mta_count = 128;
+/// Receive Address Low/High pairs (RAL/RAH[16], 13.4.27), 8 bytes apart.
+inline constexpr std::size_t ra_base = 0x5400;
+inline constexpr std::size_t ra_count = 16;
+
+/// MTA element 0 (the others follow at 4-byte steps; see mta_base).
+using mta0 = reg::reg32<"mta0", 0x5200, reg::rw, 0>;
+/// Receive Address Low 0: the first four bytes of the station address, first byte lowest.
+using ral0 = reg::reg32<"ral0", 0x5400, reg::rw, 0>;
+/// Receive Address High 0: the last two bytes, and whether the entry is valid.
+struct rah0 : reg::reg32<"rah0", 0x5404, reg::rw, 0> {
+  using rah = reg::field<"rah", 0, 16, reg::rw>;  ///< address bytes 4 and 5
+  using asel = reg::field<"asel", 16, 2, reg::rw>; ///< 0: match the destination address
+  using av  = reg::field<"av", 31, 1, reg::rw>;   ///< address valid
+  using fields = reg::fields<rah, asel, av>;
+};
+
+// --- statistics (13.7): every one clears when read ------------------------------
+
+/// A 32-bit statistics counter of the manual's 13.7: reading returns and clears it.
+template <reg::fixed_name Name, std::size_t Offset>
+struct statistic32 : reg::reg32<Name, Offset, reg::ro, 0> {
+  using count = reg::field<"count", 0, 32, reg::rc>;  ///< events since the last read
+  using fields = reg::fields<count>;
+};
+/// A 64-bit statistics counter (low half at Offset): read low then high; reading the
+/// high half clears both.
+template <reg::fixed_name Name, std::size_t Offset>
+struct statistic64 : reg::reg64<Name, Offset, reg::ro, 0> {
+  using count = reg::field<"count", 0, 64, reg::rc>;  ///< octets since the last read
+  using fields = reg::fields<count>;
+};
+
+using crcerrs = statistic32<"crcerrs", 0x4000>;  ///< CRC errors
+using mpc     = statistic32<"mpc", 0x4010>;      ///< missed packets (no receive descriptor)
+using colc    = statistic32<"colc", 0x4028>;     ///< collisions
+using rlec    = statistic32<"rlec", 0x4040>;     ///< receive length errors
+using prc64   = statistic32<"prc64", 0x405c>;    ///< packets received of 64 bytes
+using prc127  = statistic32<"prc127", 0x4060>;   ///< 65-127 bytes
+using prc255  = statistic32<"prc255", 0x4064>;   ///< 128-255 bytes
+using prc511  = statistic32<"prc511", 0x4068>;   ///< 256-511 bytes
+using prc1023 = statistic32<"prc1023", 0x406c>;  ///< 512-1023 bytes
+using prc1522 = statistic32<"prc1522", 0x4070>;  ///< 1024-1522 bytes
+using gprc    = statistic32<"gprc", 0x4074>;     ///< good packets received
+using bprc    = statistic32<"bprc", 0x4078>;     ///< broadcast packets received
+using mprc    = statistic32<"mprc", 0x407c>;     ///< multicast packets received
+using gptc    = statistic32<"gptc", 0x4080>;     ///< good packets transmitted
+using gorc    = statistic64<"gorc", 0x4088>;     ///< good octets received (GORCL/GORCH)
+using gotc    = statistic64<"gotc", 0x4090>;     ///< good octets transmitted (GOTCL/GOTCH)
+using rnbc    = statistic32<"rnbc", 0x40a0>;     ///< receive no buffers
+using ruc     = statistic32<"ruc", 0x40a4>;      ///< receive undersize
+using roc     = statistic32<"roc", 0x40ac>;      ///< receive oversize
+using tor     = statistic64<"tor", 0x40c0>;      ///< total octets received (TORL/TORH)
+using tot     = statistic64<"tot", 0x40c8>;      ///< total octets transmitted (TOTL/TOTH)
+using tpr     = statistic32<"tpr", 0x40d0>;      ///< total packets received
+using tpt     = statistic32<"tpt", 0x40d4>;      ///< total packets transmitted
+using ptc64   = statistic32<"ptc64", 0x40d8>;    ///< packets transmitted of 64 bytes
+using ptc1522 = statistic32<"ptc1522", 0x40ec>;  ///< 1024-1522 bytes
+using mptc    = statistic32<"mptc", 0x40f0>;     ///< multicast packets transmitted
+using bptc    = statistic32<"bptc", 0x40f4>;     ///< broadcast packets transmitted
+
+/// The whole device, for reg::bind<e1000::map>(BAR 0's bytes): 32-bit accesses only,
+/// 64-bit counters read low half first.
+using map = reg::map<"e1000", bar0_size, reg::contract{reg::w32, reg::lo_hi},
+                     ctrl, status, eecd, eerd, icr, itr, ics, ims, imc, rctl, tctl, tipg,
+                     rdbal, rdbah, rdlen, rdh, rdt, rdtr, radv, tdbal, tdbah, tdlen, tdh, tdt, tidv,
+                     crcerrs, mpc, colc, rlec, prc64, prc127, prc255, prc511, prc1023, prc1522,
+                     gprc, bprc, mprc, gptc, gorc, gotc, rnbc, ruc, roc, tor, tot, tpr, tpt,
+                     ptc64, ptc1522, mptc, bptc, mta0, ral0, rah0>;
+
+// --- descriptors (chapter 3) ----------------------------------------------------
+
+/// Legacy receive descriptor (3.2.3): the driver fills addr; the device writes
+/// the rest and sets status.dd last.
+struct rx_descriptor {
+  std::uint64_t addr;      ///< IOVA of the receive buffer
+  std::uint16_t length;    ///< bytes the device stored
+  std::uint16_t checksum;  ///< packet checksum
+  std::uint8_t status;     ///< rx_status bits
+  std::uint8_t errors;     ///< rx_error bits
+  std::uint16_t special;   ///< VLAN tag
+};
+static_assert(sizeof(rx_descriptor) == 16);
+
+/// Receive status bits (3.2.3.1).
+namespace rx_status {
+inline constexpr std::uint8_t dd = 1u << 0;   ///< descriptor done
+inline constexpr std::uint8_t eop = 1u << 1;  ///< end of packet
+}  // namespace rx_status
+/// Receive error bits (3.2.3.2): CRC, symbol, sequence, carrier extension, TCP/IP checksum, data.
+inline constexpr std::uint8_t rx_errors_frame = 0x97;
+
+/// Legacy transmit descriptor (3.3.3): the driver fills everything; the device
+/// sets status.dd when cmd.rs asked for it.
+struct tx_descriptor {
+  std::uint64_t addr;    ///< IOVA of the frame
+  std::uint16_t length;  ///< bytes to send
+  std::uint8_t cso;      ///< checksum offset (unused here)
+  std::uint8_t cmd;      ///< tx_command bits
+  std::uint8_t status;   ///< tx_status bits, written by the device
+  std::uint8_t css;      ///< checksum start (unused here)
+  std::uint16_t special; ///< VLAN tag
+};
+static_assert(sizeof(tx_descriptor) == 16);
+
+/// Transmit command bits (3.3.3.1).
+namespace tx_command {
+inline constexpr std::uint8_t eop = 1u << 0;   ///< end of packet
+inline constexpr std::uint8_t ifcs = 1u << 1;  ///< insert the FCS
+inline constexpr std::uint8_t rs = 1u << 3;    ///< report status (set dd when done)
+}  // namespace tx_command
+/// Transmit status bit dd (3.3.3.2): the device finished with the descriptor.
+inline constexpr std::uint8_t tx_status_dd = 1u << 0;
+
+/// Ring constraints (13.4.25, 13.4.36): a ring's length is a multiple of 128
+/// bytes (8 descriptors) and its base is 16-byte aligned (the driver uses 128).
+inline constexpr std::size_t ring_alignment = 128;
+inline constexpr std::size_t ring_granule = ring_alignment / sizeof(rx_descriptor);
+/// Largest ring: RDLEN/TDLEN hold up to 20 bits (the manual's 64 K descriptors cap at 65536).
+inline constexpr std::size_t max_ring_size = 65536;
+
+/// EEPROM words 0-2 hold the MAC address, low byte first (5.6.1).
+inline constexpr unsigned eeprom_mac_words = 3;
+
+}  // namespace mmapx::e1000
