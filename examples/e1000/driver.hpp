@@ -69,6 +69,7 @@ struct config {
   std::size_t rx_ring = 256;  ///< receive descriptors: a multiple of 8, 8 to 65536
   std::size_t tx_ring = 256;  ///< transmit descriptors: the same rule
   bool interrupts = false;    ///< unmask the receive/transmit/link causes (IMS)
+  std::uint16_t itr = 0;      ///< ITR: minimum gap between interrupts, 256 ns units; 0 = none
   std::chrono::milliseconds link_timeout{5000};  ///< how long init() waits for STATUS.LU
 };
 
@@ -147,6 +148,7 @@ class nic {
     program_station_address(mac_);
     setup_receive();
     setup_transmit();
+    regs_.template write<e1000::itr>(std::uint32_t{cfg_.itr});  // not left to what ran before
     if (cfg_.interrupts)
       regs_.template write<e1000::ims>(e1000::cause::rxt0 | e1000::cause::rxo | e1000::cause::rxdmt0 |
                                        e1000::cause::rxseq | e1000::cause::lsc | e1000::cause::txdw);
@@ -365,6 +367,8 @@ class nic {
 
   const block_type& registers() const noexcept { return regs_; }
   const driver_counters& counters() const noexcept { return counters_; }
+  /// Zeroes the driver's own counters (not the device's statistics).
+  void clear_counters() noexcept { counters_ = {}; }
   const std::array<std::uint8_t, 6>& mac() const noexcept { return mac_; }
   const std::string& name() const noexcept { return name_; }
   std::size_t tx_head_register() const { return regs_.template read<e1000::tdh>(); }
