@@ -55,6 +55,12 @@ run 2 mmapx-e1000 info "$A"
 expect "bound to e1000, not vfio-pci"
 ifa=$(ls "/sys/bus/pci/devices/$A/net")
 ifb=$(ls "/sys/bus/pci/devices/$B/net")
+run 2 e1000-afpacket "$ifa" "$ifb" 0 60
+expect "COUNT must be 1 to 2^32-1"
+run 2 e1000-afpacket "$ifa" "$ifb" 10 59
+expect "SIZE must be 60 to 1514"
+run 2 e1000-afpacket "$ifa" "$ifb" 10 60 0
+expect "WINDOW must be 1 to 4096"
 run 0 e1000-afpacket "$ifa" "$ifb" "$COUNT" 60
 expect "verified=$COUNT lost=0"
 kernel64=$(echo "$out" | sed -n 's/.*frames\/s=\([0-9]*\).*/\1/p')
