@@ -32,9 +32,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 QEMU = "qemu-system-x86_64"
 # (v << 1) | 1 for the values /init writes to port 0xf4.
 EXIT_PASS, EXIT_FAIL, EXIT_SKIP = 0x21, 0x23, 0x25
-KERNEL_LOG_FINDINGS = re.compile(r"BUG|WARNING|Call Trace|x86/PAT")
-# Modules of Debian's kernel that tests may load (the UIO backend needs both).
-KERNEL_MODULES = ("kernel/drivers/uio/uio.ko", "kernel/drivers/uio/uio_pci_generic.ko")
+# A DMAR fault record ("DMAR: [DMA Write NO_PASID] Request device ...") is a
+# device DMA the IOMMU blocked: a finding unless the test expects it.
+KERNEL_LOG_FINDINGS = re.compile(r"BUG|WARNING|Call Trace|x86/PAT|DMAR: \[DMA")
+# Modules of Debian's kernel that tests may load: the UIO backend needs the
+# first two; VFIO needs the rest, loaded in this order (VFIO_MODULES).
+KERNEL_MODULES = ("kernel/drivers/uio/uio.ko", "kernel/drivers/uio/uio_pci_generic.ko",
+                  "kernel/virt/lib/irqbypass.ko", "kernel/drivers/vfio/vfio.ko",
+                  "kernel/drivers/vfio/vfio_iommu_type1.ko", "kernel/drivers/vfio/vfio_virqfd.ko",
+                  "kernel/drivers/vfio/pci/vfio-pci-core.ko", "kernel/drivers/vfio/pci/vfio-pci.ko")
 
 
 def skip(reason):
@@ -124,6 +130,11 @@ def parse_args(argv):
     p.add_argument("--post-check", action="append", default=[], metavar="ARG",
                    help="host command (one word per option) run after a passing guest; "
                         "its failure fails the test; @PROGRAM@ is the test program")
+    p.add_argument("--append", action="append", default=[], metavar="WORD",
+                   help="add a word to the guest kernel's command line, e.g. intel_iommu=on")
+    p.add_argument("--expect-line", action="append", default=[], metavar="REGEX",
+                   help="a line the console must carry (QEMU's output or the kernel log); "
+                        "kernel log lines it matches are not findings (repeatable)")
     p.add_argument("--memory", default="512M")
     p.add_argument("--timeout", type=float, default=240, help="seconds before the guest is killed")
     p.add_argument("--save-output", metavar="FILE", help="write the program's output here")
@@ -253,7 +264,7 @@ def main(argv):
         command = [QEMU, "-accel", "tcg", "-m", args.memory, "-nodefaults",
                    "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
                    "-kernel", f"/boot/vmlinuz-{version}", "-initrd", initrd,
-                   "-append", "console=ttyS0 panic=-1 oops=panic quiet",
+                   "-append", " ".join(["console=ttyS0 panic=-1 oops=panic quiet"] + args.append),
                    "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
         command += substitute(args.qemu, backing)
         started = time.monotonic()
@@ -266,8 +277,12 @@ def main(argv):
         guest_status = int(marker.group(1)) if marker else None
         # A failing guest prints its whole log; only what the test caused counts.
         since_start = (klog or "")[(klog or "").find("mmapx-vm: test start"):]
+        expected = [re.compile(e) for e in args.expect_line]
         findings = [line for line in since_start.splitlines()
-                    if KERNEL_LOG_FINDINGS.search(line)]
+                    if KERNEL_LOG_FINDINGS.search(line)
+                    and not any(e.search(line) for e in expected)]
+        missing = [e.pattern for e in expected
+                   if not any(e.search(line) for line in console.splitlines())]
 
         if args.save_output and output is not None:
             with open(args.save_output, "w") as f:
@@ -286,6 +301,8 @@ def main(argv):
                             f"QEMU exit status {status})")
         if findings:
             problems.append("kernel log findings:\n  " + "\n  ".join(findings))
+        if missing and not problems:
+            problems.append("expected lines missing from the console:\n  " + "\n  ".join(missing))
         if not problems:
             for check in ([args.post_check] if args.post_check else []):
                 check = substitute(check, dict(backing, PROGRAM=os.path.abspath(args.program)))
