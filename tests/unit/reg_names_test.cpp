@@ -55,7 +55,7 @@ TEST_CASE("dump reads every readable register once, and no others", "[reg][names
   CHECK(text ==
         "dev:\n"
         "  0x0000 ctrl             0x00a50053  enable=1 mode=0x1 rate=fast busy=1 prescale=0x0\n"
-        "  0x0004 isr              0x00008f03  done=1 error=1 request=0 mask=0xf\n"
+        "  0x0004 isr              0x00008f03  done=1 error=1 request=0 mask=0xf kick=0\n"
         "  0x0008 rx               (not read: reads have side effects)\n"
         "  0x000c tx               (write-only)\n"
         "  0x0010 limit            0x123456789abcdef0\n"
@@ -85,6 +85,7 @@ TEST_CASE("parse: bad input gives a clear error", "[reg][names]") {
   CHECK(parse_error_of("ctl.mode=1") == mmapx::errc::unknown_name);
   CHECK(parse_error_of("ctrl.rate=warp") == mmapx::errc::unknown_name);
   CHECK(parse_error_of("isr.reserved=1") == mmapx::errc::unknown_name);
+  CHECK(parse_error_of("ctrl.mode.x=1") == mmapx::errc::unknown_name);  // a path, but no such register
   CHECK(parse_error_of("ctrl.mode=8") == mmapx::errc::value_out_of_range);
   CHECK(parse_error_of("tx=256") == mmapx::errc::value_out_of_range);
   CHECK(parse_error_of("limit=18446744073709551616") == mmapx::errc::value_out_of_range);
@@ -95,7 +96,7 @@ TEST_CASE("parse: bad input gives a clear error", "[reg][names]") {
   CHECK(parse_error_of("ticks=1") == mmapx::errc::access_denied_by_map);
   for (const char* text : {"", "=", "ctrl", "ctrl.", ".mode=1", "ctrl.mode", "ctrl.mode=", "ctrl.mode==1",
                            "ctrl.mode=1x", "ctrl.mode=0x", "ctrl.mode=-1", "ctrl .mode=1", "ctrl.mode=1 2",
-                           "ctrl.mode.x=1", "ctrl.rate=fast!"})
+                           "ctrl.rate=fast!"})
     CHECK(parse_error_of(text) == mmapx::errc::parse_error);
 
   try {

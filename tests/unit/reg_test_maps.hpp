@@ -27,13 +27,13 @@ struct ctrl : reg::reg32<"ctrl", 0x00, reg::rw, 0x00a50000> {
   using fields = reg::fields<enable, mode, rate, busy, prescale>;
 };
 /// Interrupt flags (w1c), a software-set request (w1s), an rw mask, a strobe
-/// (wo) and reserved bits that must be written as 0b10.
+/// (write 1 to kick, 0 does nothing: w1s) and reserved bits that must be written as 0b10.
 struct isr : reg::reg32<"isr", 0x04, reg::rw, 0x00000100> {
   using done    = reg::field<"done",    0, 1, reg::w1c>;
   using error   = reg::field<"error",   1, 1, reg::w1c>;
   using request = reg::field<"request", 4, 1, reg::w1s>;
   using mask    = reg::field<"mask",    8, 4>;
-  using kick    = reg::field<"kick",    12, 1, reg::wo>;
+  using kick    = reg::field<"kick",    12, 1, reg::w1s>;
   using fields = reg::fields<done, error, request, mask, kick, reg::reserved<14, 2, 0b10>>;
 };
 /// Reading pops a byte: never read behind the caller's back.
@@ -50,6 +50,42 @@ template <reg::split_order Order>
 using map_on = reg::map<"dev", 0x40, reg::contract{reg::w8 | reg::w32, Order}, ctrl, isr, rx, tx, limit, ticks>;
 using map = map_on<reg::lo_hi>;
 using map64 = reg::map<"dev64", 0x40, reg::contract{}, ctrl, isr, rx, tx, limit, ticks>;
+
+/// A device with every shape of issue 14: an aliased pair (data_in/data_out), a
+/// page-select register whose two banks replace `normal` at 0x24, interleaved
+/// register arrays (ral/rah, as Intel's e1000), and an array of queue blocks.
+struct sel : reg::reg32<"sel", 0x1c, reg::rw, 0> {
+  using page  = field<"page",  0, 2>;
+  using other = field<"other", 8, 4>;
+  using fields = reg::fields<page, other>;
+};
+struct data_in : reg::reg32<"data_in", 0x20, reg::ro, 0, reg::reads_have_side_effects> {};
+struct data_out : reg::reg32<"data_out", 0x20, reg::wo, 0> {};
+struct normal : reg::reg32<"normal", 0x24, reg::rw, 0> {};
+struct page1_a : reg::reg32<"page1_a", 0x24, reg::rw, 0> {};
+struct page1_b : reg::reg32<"page1_b", 0x28, reg::rw, 0> {};
+struct page2_a : reg::reg32<"page2_a", 0x24, reg::ro, 0> {};
+using page1 = reg::bank<"page1", sel::page::val<1>, page1_a, page1_b>;
+using page2 = reg::bank<"page2", sel::page::val<2>, page2_a>;
+struct ral_reg : reg::reg32<"ral", 0x40, reg::rw, 0> {};
+struct rah_reg : reg::reg32<"rah", 0x44, reg::rw, 0> {
+  using high = field<"high", 0, 16>;
+  using valid = field<"valid", 31, 1>;
+  using fields = reg::fields<high, valid>;
+};
+using ral = reg::array<ral_reg, 4, 8>;
+using rah = reg::array<rah_reg, 4, 8>;
+struct tdh : reg::reg32<"tdh", 0x0, reg::ro, 0> {};
+struct tdt : reg::reg32<"tdt", 0x4, reg::rw, 0> {};
+struct tctl : reg::reg32<"tctl", 0x8, reg::rw, 0> {
+  using enable = field<"enable", 0, 1>;
+  using mode = field<"mode", 4, 2>;
+  using fields = reg::fields<enable, mode>;
+};
+using queue = reg::map<"q", 0x10, reg::contract{reg::w32}, tdh, tdt, tctl>;
+using queues = reg::block_array<queue, 0x80, 3, 0x20>;
+using shapes = reg::map<"shapes", 0x100, reg::contract{reg::w32}, sel, data_in, data_out, normal, page1, page2, ral,
+                        rah, queues>;
 
 inline reg::access_record rd(std::size_t offset, unsigned bits, std::uint64_t value) {
   return reg::read_of(offset, bits, value);

@@ -41,6 +41,9 @@ class direct_bus {
 
   /// The address every offset is added to.
   Byte* base() const noexcept { return base_; }
+  /// A bus `offset` bytes further on (an element of an array): the same
+  /// volatile accesses, from base + offset.
+  constexpr direct_bus rebased(std::size_t offset) const noexcept { return direct_bus(base_ + offset); }
 
   /// One volatile load of sizeof(T) bytes, `offset` bytes from the base (not bounds-checked).
   template <class T>

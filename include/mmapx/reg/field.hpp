@@ -60,20 +60,6 @@ constexpr bool is_writable(field_access a) noexcept {
 constexpr bool is_kept_by_modify(field_access a) noexcept {
   return a == field_access::rw || a == field_access::ro || a == field_access::rc;
 }
-/// The short name used in declarations and dumps ("w1c"); "?" for an invalid value.
-constexpr std::string_view to_string(field_access a) noexcept {
-  switch (a) {
-    case field_access::rw: return "rw";
-    case field_access::ro: return "ro";
-    case field_access::wo: return "wo";
-    case field_access::w1c: return "w1c";
-    case field_access::w1s: return "w1s";
-    case field_access::rc: return "rc";
-    case field_access::reserved: return "reserved";
-  }
-  return "?";
-}
-
 /// The narrowest unsigned type holding `Bits` bits.
 template <unsigned Bits>
 using uint_for = std::conditional_t<
@@ -134,18 +120,25 @@ struct field_value {
   std::uint64_t bits;
 };
 
-/// A field: `Width` bits at bit `Pos` of its register.
+/// A field: `Width` bits at bit `Pos` of its register. Declared inside a register
+/// as `field<...>` (the register's member template), it records that register as
+/// its `owner`, so a field of one register never fits another even when both were
+/// declared with the same text. Declared as reg::field<...>, it has no owner and is
+/// accepted only by the one register of a map that lists it.
 template <fixed_name Name, unsigned Pos, unsigned Width, field_access Access = field_access::rw,
-          class Encoding = plain, std::uint64_t WriteAs = 0>
+          class Encoding = plain, std::uint64_t WriteAs = 0, class Owner = void>
 struct field {
   /// Marks the type as a field (see field_type).
   using field_tag = void;
+  /// The register (its basic_register base) the field was declared in; void for reg::field.
+  using owner = Owner;
   /// plain or enumerated<...>: how the bits map to values.
   using encoding = Encoding;
   /// The enumeration of an enumerated field; void for a plain one.
   using enum_type = typename Encoding::enum_type;
-  /// The declared name; c_name is the same text, NUL-terminated, with static storage.
+  /// The declared name, as dumps print it and parse_assignment matches it.
   static constexpr std::string_view name = Name.view();
+  /// The same text, NUL-terminated, with static storage: the subject of error messages.
   static constexpr const char* c_name = Name.c_str();
   /// Lowest bit of the field (bit 0 is the least significant).
   static constexpr unsigned pos = Pos;
@@ -157,7 +150,8 @@ struct field {
   static constexpr std::uint64_t max = low_bits(Width);
   /// The field's bits, in place within its register.
   static constexpr std::uint64_t mask = max << Pos;
-  static constexpr std::uint64_t write_as = WriteAs;  ///< reserved fields only
+  /// What a reserved field is always written as, not shifted; 0 for every other kind.
+  static constexpr std::uint64_t write_as = WriteAs;
 
   static_assert(Width >= 1 && Pos < 64 && Width <= 64 - Pos,
                 "mmapx::reg: a field must have a width and lie within 64 bits");
@@ -176,8 +170,9 @@ struct field {
       !std::is_void_v<enum_type>, std::optional<enum_type>,
       std::conditional_t<Width == 1, bool, uint_for<Width>>>;
 
-  /// Extracts this field from a whole register value (computing in the
-  /// register's own width, as hand-written code would).
+  /// The field's value in `register_value` (a whole register as read), decoded to
+  /// read_type; no access. Computes in the register's own width, as hand-written
+  /// code would. An enumerated field whose bits match no choice gives nullopt.
   template <std::unsigned_integral V>
   static constexpr read_type decode(V register_value) noexcept {
     const V raw = static_cast<V>(register_value >> Pos) & static_cast<V>(max);
@@ -190,7 +185,8 @@ struct field {
     }
   }
 
-  /// A constant for this field, checked when compiling.
+  /// The value V (integer, bool or enumerator of enum_type) shifted into place;
+  /// a compile error when V is negative, larger than max, or of another enumeration.
   template <auto V>
   static consteval field_value<field> constant() noexcept {
     using V_type = decltype(V);
@@ -235,6 +231,7 @@ struct field {
   static field_value<field> checked(E e) {
     return checked(static_cast<std::uint64_t>(static_cast<std::underlying_type_t<E>>(enum_of(e))));
   }
+  /// The noexcept form of checked(E): unknown_encoding in `ec` and zero bits when no choice has e.
   template <class E>
     requires std::is_enum_v<E>
   static field_value<field> checked(E e, std::error_code& ec) noexcept {
@@ -265,11 +262,12 @@ struct field {
   }
 };
 
-/// Bits the device requires to be written as `WriteAs`.
+/// Bits the device requires to be written as `WriteAs`: every write and modify stores
+/// that value there, no read shows them, and names.hpp never finds them by name.
 template <unsigned Pos, unsigned Width, std::uint64_t WriteAs = 0>
 using reserved = field<"reserved", Pos, Width, field_access::reserved, plain, WriteAs>;
 
-/// Satisfied by reg::field types (reserved ones included).
+/// Satisfied by reg::field types and fields declared in registers (reserved ones included).
 template <class F>
 concept field_type = requires { typename F::field_tag; };
 

@@ -45,10 +45,28 @@ struct field_info {
   constexpr std::uint64_t mask() const noexcept { return max() << pos; }
 };
 
-/// One register at run time (see basic_register and layout for the members).
-struct register_info {
-  /// The declared name; c_name is the same text, NUL-terminated, with static storage.
+/// A bank at run time: how to select it (the select register's place and the
+/// select field's bits) and how to restore the select register afterwards.
+struct bank_info {
+  /// The bank's declared name.
   std::string_view name;
+  /// Offset and width in bits of the register holding the select field.
+  std::size_t select_offset;
+  unsigned select_bits;
+  /// That register's layout keep and fixed masks (see layout<R>).
+  std::uint64_t select_keep;
+  std::uint64_t select_fixed;
+  /// The select field's mask, and the bank's value in place.
+  std::uint64_t mask;
+  std::uint64_t value;
+};
+
+/// One register at run time (see basic_register and layout for the members).
+/// Array elements have entries of their own ("ral[3]", "txq[1].tdt").
+struct register_info {
+  /// The name, as dumps print it and parse_assignment matches it ("ral[3]" for an element).
+  std::string_view name;
+  /// The same text, NUL-terminated, with static storage: the subject of error messages.
   const char* c_name;
   /// Byte offset from the start of the map.
   std::size_t offset;
@@ -63,10 +81,13 @@ struct register_info {
   bool whole;  ///< no named fields: only the implicit `value`
   /// The value after reset.
   std::uint64_t reset;
-  std::uint64_t keep;   ///< see layout<R>::keep
-  std::uint64_t fixed;  ///< see layout<R>::fixed
+  std::uint64_t keep;        ///< see layout<R>::keep
+  std::uint64_t fixed;       ///< see layout<R>::fixed
+  std::uint64_t write_only;  ///< see layout<R>::write_only
   /// Its fields in declaration order; only `value` when whole.
   std::span<const field_info> fields;
+  /// The bank it belongs to, or null: reached only with that bank selected.
+  const bank_info* bank = nullptr;
 
   /// The register may be read (it is not wo).
   constexpr bool readable() const noexcept { return is_readable(access); }
@@ -106,25 +127,82 @@ struct field_table<R, fields<Fs...>> {
       field_info{Fs::name, Fs::c_name, Fs::pos, Fs::width, Fs::access, Fs::write_as, Fs::encoding::choices}...};
 };
 
+/// R's entry, at `offset` under `name` (an array element's), in `bank` (or none).
+template <class R>
+constexpr register_info register_entry(std::string_view name, const char* c_name, std::size_t offset,
+                                       const bank_info* bank) noexcept {
+  using L = layout<R>;
+  return {name,
+          c_name,
+          offset,
+          R::bits,
+          R::access,
+          L::read_side_effects,
+          R::is_counter,
+          std::is_same_v<typename R::fields, fields<typename R::value>>,
+          R::reset,
+          L::keep,
+          L::fixed,
+          L::write_only,
+          field_table<R>::value,
+          bank};
+}
 template <class R>
 constexpr register_info register_entry() noexcept {
-  using L = layout<R>;
-  return {R::name,  R::c_name,  R::offset, R::bits,  R::access, L::read_side_effects,
-          R::is_counter, std::is_same_v<typename R::fields, fields<typename R::value>>,
-          R::reset, L::keep, L::fixed, field_table<R>::value};
+  return register_entry<R>(R::name, R::c_name, R::offset, nullptr);
 }
 
-template <class List>
+template <class Map, class B>
+inline constexpr bank_info bank_entry = [] {
+  using F = typename B::select_field;
+  using S = register_of_t<Map, F>;
+  return bank_info{B::name, S::offset, S::bits, layout<S>::keep, layout<S>::fixed, F::mask, B::select_bits};
+}();
+
+/// Appends the table entries of one map entry E (a register, bank, array or block array).
+template <class Map, class E>
+constexpr void add_entries(register_info* out, std::size_t& n) noexcept {
+  if constexpr (array_type<E>) {
+    using names = indexed_names<E, E::count>;
+    using R = typename E::element_register;
+    for (std::size_t i = 0; i < E::count; ++i)
+      out[n++] = register_entry<R>(names::name(i), names::c_name(i), R::offset + i * E::stride, nullptr);
+  } else if constexpr (block_array_type<E>) {
+    [&]<class... Rs>(register_list<Rs...>) {
+      static_assert((register_type<Rs> && ...), "mmapx::reg: a block array's map lists plain registers");
+      using names = indexed_names<E, E::count, Rs...>;
+      std::size_t k = 0;
+      for (std::size_t i = 0; i < E::count; ++i)
+        ((out[n++] = register_entry<Rs>(names::name(k), names::c_name(k), E::offset + i * E::stride + Rs::offset,
+                                         nullptr),
+          ++k),
+         ...);
+    }(typename E::block_map::entries{});
+  } else if constexpr (bank_type<E>) {
+    [&]<class... Rs>(register_list<Rs...>) {
+      ((out[n++] = register_entry<Rs>(Rs::name, Rs::c_name, Rs::offset, &bank_entry<Map, E>)), ...);
+    }(typename E::registers{});
+  } else {
+    out[n++] = register_entry<E>();
+  }
+}
+
+template <class Map, class Entries = typename Map::entries>
 struct register_table;
-template <class... Rs>
-struct register_table<register_list<Rs...>> {
-  static constexpr std::array<register_info, sizeof...(Rs)> value{register_entry<Rs>()...};
+template <class Map, class... Es>
+struct register_table<Map, register_list<Es...>> {
+  static constexpr std::array<register_info, (std::size_t{0} + ... + placed_count<Es>())> value = [] {
+    std::array<register_info, (std::size_t{0} + ... + placed_count<Es>())> table{};
+    std::size_t n = 0;
+    (add_entries<Map, Es>(table.data(), n), ...);
+    return table;
+  }();
 };
 }  // namespace detail
 
-/// The run-time description of Map.
+/// The run-time description of Map: every register, bank member and array element.
 template <class Map>
-inline constexpr map_info info_of{Map::name, Map::size, detail::register_table<typename Map::registers>::value};
+inline constexpr map_info info_of{Map::name, Map::size, detail::register_table<Map>::value};
 
 /// "code=0xed minor=0x0 major=0x1": the readable fields of one register value
 /// (empty for a register without named fields). Enumerated fields print their
@@ -210,19 +288,83 @@ inline bool parse_number(std::string_view digits, std::uint64_t& out, mmapx::det
   return true;
 }
 
+/// A register path as typed ("txq[ 1 ].tdt" is not one; "txq[0x1].tdt" is), with
+/// its indices rewritten in decimal, as the tables spell names: "txq[1].tdt".
+/// `last` is where the final component starts (a field name, perhaps). A path
+/// longer than any name can be, or with an index past 64 bits, names nothing.
+struct canonical_path {
+  char text[160];
+  std::size_t size = 0;
+  std::size_t last = 0;
+  bool last_indexed = false;
+  bool names_nothing = false;
+  std::size_t components = 0;
+
+  std::string_view view() const noexcept { return {text, size}; }
+  void add(std::string_view part) noexcept {
+    if (part.size() > sizeof text - size) {
+      names_nothing = true;
+      return;
+    }
+    for (const char c : part) text[size++] = c;
+  }
+};
+
+/// Reads name('[' number ']')? ('.' name('[' number ']')?)* at `pos`; false on bad syntax.
+inline bool take_path(std::string_view text, std::size_t& pos, canonical_path& path,
+                      mmapx::detail::failure& f) noexcept {
+  for (;;) {
+    const std::string_view name = take_name(text, pos);
+    if (name.empty()) return f.fail(errc::parse_error, "parse assignment");
+    path.last = path.size;
+    path.last_indexed = false;
+    ++path.components;
+    path.add(name);
+    if (pos < text.size() && text[pos] == '[') {
+      const std::size_t close = text.find(']', pos);
+      if (close == std::string_view::npos) return f.fail(errc::parse_error, "parse assignment");
+      std::uint64_t index = 0;
+      mmapx::detail::failure index_failure;
+      if (!parse_number(text.substr(pos + 1, close - pos - 1), index, index_failure)) {
+        if (index_failure.code == errc::parse_error) return f.fail(errc::parse_error, "parse assignment");
+        path.names_nothing = true;
+      }
+      char digits[24];
+      std::snprintf(digits, sizeof digits, "[%llu]", static_cast<unsigned long long>(index));
+      path.add(digits);
+      path.last_indexed = true;
+      pos = close + 1;
+    }
+    if (pos >= text.size() || text[pos] != '.') return true;
+    ++pos;
+    path.add(".");
+  }
+}
+
+/// The register and field a path names: the whole path as a register, or all but
+/// its last component as a register and the last as one of its fields.
+inline bool resolve(const map_info& map, const canonical_path& path, const register_info*& r,
+                    const field_info*& field, mmapx::detail::failure& f) noexcept {
+  field = nullptr;
+  if (path.names_nothing) return f.fail(errc::unknown_name, "parse assignment");
+  if (path.components > 1 && !path.last_indexed) {
+    r = map.find(path.view().substr(0, path.last - 1));
+    if (r != nullptr) field = r->find(path.view().substr(path.last));
+    if (field != nullptr) return true;
+  }
+  r = map.find(path.view());
+  if (r == nullptr) return f.fail(errc::unknown_name, "parse assignment");
+  return true;
+}
+
 inline assignment parse_assignment(const map_info& map, std::string_view text, mmapx::detail::failure& f) noexcept {
   assignment a;
   std::size_t pos = 0;
   while (pos < text.size() && is_space(text[pos])) ++pos;
-  const std::string_view register_name = take_name(text, pos);
-  std::string_view field_name;
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    field_name = take_name(text, pos);
-    if (field_name.empty()) return f.fail(errc::parse_error, "parse assignment"), a;
-  }
+  canonical_path path;
+  if (!take_path(text, pos, path, f)) return a;
   while (pos < text.size() && is_space(text[pos])) ++pos;
-  if (register_name.empty() || pos >= text.size() || text[pos] != '=')
+  if (pos >= text.size() || text[pos] != '=')
     return f.fail(errc::parse_error, "parse assignment"), a;
   ++pos;
   while (pos < text.size() && is_space(text[pos])) ++pos;
@@ -241,13 +383,9 @@ inline assignment parse_assignment(const map_info& map, std::string_view text, m
     return f.fail(errc::parse_error, "parse assignment"), a;
   }
 
-  const register_info* r = map.find(register_name);
-  if (r == nullptr) return f.fail(errc::unknown_name, "parse assignment"), a;
+  const register_info* r = nullptr;
   const field_info* field = nullptr;
-  if (!field_name.empty()) {
-    field = r->find(field_name);
-    if (field == nullptr) return f.fail(errc::unknown_name, "parse assignment"), a;
-  }
+  if (!resolve(map, path, r, field, f)) return a;
   if (!r->writable() || (field != nullptr && !is_writable(field->access)))
     return f.fail(errc::access_denied_by_map, "parse assignment"), a;
 

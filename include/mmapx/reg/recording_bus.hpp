@@ -6,6 +6,7 @@
 // by the values the test queued (replies), or else 0.
 #pragma once
 
+#include <mmapx/reg/block.hpp>
 #include <mmapx/reg/bus.hpp>
 
 #include <cstddef>
@@ -56,18 +57,20 @@ inline std::string to_string(const access_record& a) {
 /// The log and the answers of a recording bus.
 class recorder {
  public:
-  /// Every access, oldest first.
+  /// Every access, oldest first; a split 64-bit access appears as its two 32-bit halves.
   std::vector<access_record> log;
   /// Answers for reads when on_read is unset, used front first; reads give 0 once it is empty.
   std::deque<std::uint64_t> replies;
-  /// Optional fake device answering every read (replies are then not used).
+  /// Optional fake device answering every read (replies are then not used). It is
+  /// called before the read is logged, with the offset from the map's base and the
+  /// width in bits; it may change its own state (a FIFO pop, a read-clear).
   std::function<std::uint64_t(std::size_t offset, unsigned bits)> on_read;
   /// Optional: called after each write is logged, e.g. to update a fake device.
   std::function<void(std::size_t offset, unsigned bits, std::uint64_t value)> on_write;
 
-  /// Number of reads in the log.
+  /// Reads logged since the last clear() (each half of a split access counts).
   std::size_t reads() const noexcept { return count(access_record::op::read); }
-  /// Number of writes in the log.
+  /// Writes logged since the last clear() (each half of a split access counts).
   std::size_t writes() const noexcept { return count(access_record::op::write); }
   /// Empties the log; replies and callbacks stay.
   void clear() noexcept { log.clear(); }
@@ -104,22 +107,34 @@ class recording_bus {
   /// A recording bus accepts writes.
   static constexpr bool writable = true;
 
-  /// `rec` must outlive the bus and every block bound to it.
-  explicit recording_bus(recorder& rec) noexcept : rec_(&rec) {}
+  /// Logs offsets from the block's base; `rec` must outlive the bus and every block bound to it.
+  explicit recording_bus(recorder& rec, std::size_t base = 0) noexcept : rec_(&rec), base_(base) {}
 
-  /// One read of sizeof(T) bytes, answered and logged by the recorder.
+  /// One read of sizeof(T) bytes at `offset` (plus the base of an array copy),
+  /// answered by the recorder (on_read, replies, or 0), logged, truncated to T.
   template <class T>
   T load(std::size_t offset) const {
-    return static_cast<T>(rec_->read(offset, sizeof(T) * 8));
+    return static_cast<T>(rec_->read(base_ + offset, sizeof(T) * 8));
   }
-  /// One write of sizeof(T) bytes, logged by the recorder.
+  /// One write of sizeof(T) bytes, logged (then passed to on_write) by the recorder.
   template <class T>
   void store(std::size_t offset, T value) const {
-    rec_->write(offset, sizeof(T) * 8, value);
+    rec_->write(base_ + offset, sizeof(T) * 8, value);
   }
+  /// The same recorder, offsets `base` bytes further (an element of an array):
+  /// the log keeps offsets from the map's base.
+  recording_bus rebased(std::size_t base) const noexcept { return recording_bus(*rec_, base_ + base); }
 
  private:
   recorder* rec_;
+  std::size_t base_;
 };
+
+/// A block whose accesses go to a recorder instead of memory: the test double
+/// for a driver's block (the recorder must outlive the block).
+template <map_type Map>
+block<Map, recording_bus> bind(recorder& rec) noexcept {
+  return block<Map, recording_bus>(recording_bus(rec));
+}
 
 }  // namespace mmapx::reg

@@ -5,10 +5,13 @@
 //   using liveness = reg::reg32<"liveness", 0x04, reg::rw, 0>;
 // or as a struct whose nested fields read like the datasheet table:
 //   struct status : reg::reg32<"status", 0x20, reg::rw, 0> {
-//     using computing   = reg::field<"computing",   0, 1, reg::ro>;
-//     using irq_on_done = reg::field<"irq_on_done", 7, 1, reg::rw>;
+//     using computing   = field<"computing",   0, 1, reg::ro>;
+//     using irq_on_done = field<"irq_on_done", 7, 1, reg::rw>;
 //     using fields = reg::fields<computing, irq_on_done>;
 //   };
+// `field<...>` (unqualified) is the register's own member template: the field
+// records its register, so that DLL's `value` and DLM's `value`, declared with
+// the same text, are two types and neither is accepted by the other register.
 // A register with no fields has one, `value`, covering all of it.
 //
 // layout<R> derives, once, the masks every access uses, and checks that the
@@ -26,10 +29,7 @@ namespace mmapx::reg {
 
 /// The list of a register's fields, in the order dumps and name tables show them.
 template <class... Fs>
-struct fields {
-  /// Number of fields listed.
-  static constexpr std::size_t size = sizeof...(Fs);
-};
+struct fields {};
 
 /// Whether field F is in a fields<...> list.
 template <class F, class List>
@@ -67,13 +67,19 @@ struct basic_register {
   using register_tag = void;
   /// The unsigned integer a whole-register read returns and a raw write takes.
   using value_type = uint_for<Bits>;
+  /// A field of this register (see reg::field): declared in a struct derived from the
+  /// register, unqualified, it is owned by the register and fits no other.
+  template <fixed_name FieldName, unsigned Pos, unsigned Width, field_access FieldAccess = field_access::rw,
+            class Encoding = plain>
+  using field = mmapx::reg::field<FieldName, Pos, Width, FieldAccess, Encoding, 0, basic_register>;
   /// A field covering the whole register: the only one when none is listed.
   using value = field<"value", 0, Bits, Access>;
   /// The listed fields, or fields<value>; a struct derived from the register declares its own.
   using fields = std::conditional_t<std::is_same_v<typename detail::only_fields<Parts...>::type, mmapx::reg::fields<>>,
                                     mmapx::reg::fields<value>, typename detail::only_fields<Parts...>::type>;
-  /// The declared name; c_name is the same text, NUL-terminated, with static storage.
+  /// The declared name, as dumps print it and parse_assignment matches it.
   static constexpr std::string_view name = Name.view();
+  /// The same text, NUL-terminated, with static storage: the subject of error messages.
   static constexpr const char* c_name = Name.c_str();
   /// Byte offset from the start of the map.
   static constexpr std::size_t offset = Offset;
@@ -123,6 +129,13 @@ template <class R, class... Fs>
 struct layout<R, fields<Fs...>> {
   /// Every bit of the register.
   static constexpr std::uint64_t all = low_bits(R::bits);
+  /// The register may be read (it is not wo).
+  static constexpr bool readable = is_readable(R::access);
+  /// The register may be written (it is not ro).
+  static constexpr bool writable = is_writable(R::access);
+  /// Reading changes the device (declared, or an rc field): never read behind the user's back.
+  static constexpr bool read_side_effects =
+      R::side_effects_declared || ((Fs::access == field_access::rc) || ...);
   /// The bits some field covers.
   static constexpr std::uint64_t declared = (std::uint64_t{0} | ... | Fs::mask);
 
@@ -136,6 +149,8 @@ struct layout<R, fields<Fs...>> {
     return disjoint;
   }();
   static_assert(fields_inside, "mmapx::reg: a field lies outside its register");
+  static_assert(((std::is_void_v<typename Fs::owner> || std::is_base_of_v<typename Fs::owner, R>) && ...),
+                "mmapx::reg: a register lists a field declared in another register");
   static_assert(fields_disjoint, "mmapx::reg: two fields of a register overlap");
   static_assert([] {
     std::string_view names[] = {Fs::name..., ""};
@@ -145,39 +160,50 @@ struct layout<R, fields<Fs...>> {
     return true;
   }(), "mmapx::reg: two fields of a register share a name");
 
-  /// The register may be read (it is not wo).
-  static constexpr bool readable = is_readable(R::access);
-  /// The register may be written (it is not ro).
-  static constexpr bool writable = is_writable(R::access);
-  /// Reading changes the device (declared, or an rc field): never read behind the user's back.
-  static constexpr bool read_side_effects =
-      R::side_effects_declared || ((Fs::access == field_access::rc) || ...);
 
   /// Bits a modify copies from the loaded value (undeclared bits are kept too:
-  /// the safe choice when a datasheet says nothing).
+  /// the safe choice when a datasheet says nothing). None when the register
+  /// cannot be read: a modify of it loads nothing.
   static constexpr std::uint64_t keep =
-      all & ~(std::uint64_t{0} | ... | (is_kept_by_modify(Fs::access) ? 0 : Fs::mask));
-  /// The value written to the fields a modify does not keep: 0 for w1c/w1s
-  /// (their "leave unchanged"), the required value for reserved bits, the
-  /// reset value for write-only fields.
+      !readable ? 0 : all & ~(std::uint64_t{0} | ... | (is_kept_by_modify(Fs::access) ? 0 : Fs::mask));
+  /// The value written to the bits a modify does not copy and the call does
+  /// not name: 0 for w1c/w1s (their "leave unchanged"), the required value for
+  /// reserved bits, the reset value for write-only fields and, in a register
+  /// that cannot be read, for undeclared bits.
   static constexpr std::uint64_t fixed =
       (std::uint64_t{0} | ... |
        (Fs::access == field_access::reserved ? (Fs::write_as << Fs::pos)
         : is_kept_by_modify(Fs::access)      ? 0
         : Fs::access == field_access::wo     ? (R::reset & Fs::mask)
-                                             : 0));
+                                             : 0)) |
+      (readable ? 0 : R::reset & all & ~declared);
   /// What a plain write stores in the fields it does not name.
-  static constexpr std::uint64_t write_base = (R::reset & keep) | fixed;
+  static constexpr std::uint64_t write_base =
+      (R::reset & keep) | fixed |
+      (readable ? 0 : R::reset & (std::uint64_t{0} | ... | (is_kept_by_modify(Fs::access) ? Fs::mask : 0)));
+  /// The bits of fields whose current value nobody can read: wo fields, and
+  /// every settable field of a register that cannot be read. A modify that
+  /// does not name them would have to invent their value, so it is refused
+  /// unless it goes through a reg::shadow.
+  static constexpr std::uint64_t write_only =
+      (std::uint64_t{0} | ... |
+       (Fs::access == field_access::wo || (!readable && is_kept_by_modify(Fs::access)) ? Fs::mask : 0));
+  /// Bits a modify through a shadow copies from the shadow (the last value written):
+  /// all but w1c/w1s (which would act again) and reserved bits (always write_as).
+  static constexpr std::uint64_t shadow_keep =
+      all & ~(std::uint64_t{0} | ... |
+              (Fs::access == field_access::w1c || Fs::access == field_access::w1s ||
+                       Fs::access == field_access::reserved
+                   ? Fs::mask
+                   : 0));
 
-  /// F is one of R's fields.
+  /// F is one of R's fields: listed there, and declared in R (or declared with reg::field).
   template <class F>
-  static constexpr bool has = (std::is_same_v<F, Fs> || ...);
+  static constexpr bool has =
+      (std::is_same_v<F, Fs> || ...) && (std::is_void_v<typename F::owner> || std::is_base_of_v<typename F::owner, R>);
   /// F may be read: the register is readable and F is neither wo nor reserved.
   template <class F>
   static constexpr bool can_read = readable && is_readable(F::access);
-  /// F may be written: the register is writable and F is rw, wo, w1c or w1s.
-  template <class F>
-  static constexpr bool can_write = writable && is_writable(F::access);
 };
 
 }  // namespace mmapx::reg
