@@ -188,13 +188,13 @@ class nic {
   }
   /// The address in RAL0/RAH0 and whether RAH0.AV marks it valid.
   std::pair<std::array<std::uint8_t, 6>, bool> read_mac_from_ra() const {
-    const std::uint32_t lo = regs_.template read<e1000::ral0>();
-    const auto hi = regs_.template snapshot<e1000::rah0>();
+    const std::uint32_t lo = regs_.template at<e1000::ral, 0>().read();
+    const auto hi = regs_.template at<e1000::rah, 0>().snapshot();
     std::array<std::uint8_t, 6> mac{};
     for (int i = 0; i < 4; ++i) mac[i] = static_cast<std::uint8_t>(lo >> (8 * i));
-    mac[4] = static_cast<std::uint8_t>(hi.template get<e1000::rah0::rah>());
-    mac[5] = static_cast<std::uint8_t>(hi.template get<e1000::rah0::rah>() >> 8);
-    return {mac, hi.template get<e1000::rah0::av>()};
+    mac[4] = static_cast<std::uint8_t>(hi.template get<e1000::rah_entry::rah>());
+    mac[5] = static_cast<std::uint8_t>(hi.template get<e1000::rah_entry::rah>() >> 8);
+    return {mac, hi.template get<e1000::rah_entry::av>()};
   }
 
   /// CTRL: set link up with speed detection, no link or PHY reset (14.5.1 for copper);
@@ -226,17 +226,16 @@ class nic {
 
   /// MTA[0..127] = 0: no multicast hash matches.
   void clear_multicast_table() {
-    for (std::size_t i = 0; i < e1000::mta_count; ++i)
-      regs_.bus().template store<std::uint32_t>(e1000::mta_base + 4 * i, 0);
+    for (std::size_t i = 0; i < e1000::mta_count; ++i) regs_.template at<e1000::mta>(i).write(0u);
   }
 
   /// RAL0/RAH0 = `mac`, valid: frames to it are accepted.
   void program_station_address(const std::array<std::uint8_t, 6>& mac) {
     const std::uint32_t lo = mac[0] | (std::uint32_t{mac[1]} << 8) | (std::uint32_t{mac[2]} << 16) |
                              (std::uint32_t{mac[3]} << 24);
-    regs_.template write<e1000::ral0>(lo);
-    regs_.template write<e1000::rah0>(e1000::rah0::rah::truncated(static_cast<std::uint32_t>(mac[4] | (mac[5] << 8))),
-                                      e1000::rah0::av::val<1>);
+    regs_.template at<e1000::ral, 0>().write(lo);
+    regs_.template at<e1000::rah, 0>().write(
+        e1000::rah_entry::rah::truncated(static_cast<std::uint32_t>(mac[4] | (mac[5] << 8))), e1000::rah_entry::av::val<1>);
   }
 
   /// Every receive descriptor gets its buffer; the ring is handed to the device

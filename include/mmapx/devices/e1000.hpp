@@ -36,60 +36,50 @@ inline constexpr std::size_t bar0_size = 0x20000;
 
 /// Device Control (CTRL, 13.4.1).
 struct ctrl : reg::reg32<"ctrl", 0x0000, reg::rw, 0x00000000> {
-  using fd       = reg::field<"fd", 0, 1, reg::rw>;        ///< full duplex
-  using lrst     = reg::field<"lrst", 3, 1, reg::rw>;      ///< link reset (must be 0 for the link to come up)
-  using asde     = reg::field<"asde", 5, 1, reg::rw>;      ///< auto-speed detection enable
-  using slu      = reg::field<"slu", 6, 1, reg::rw>;       ///< set link up
-  using ilos     = reg::field<"ilos", 7, 1, reg::rw>;      ///< invert loss-of-signal
-  using speed    = reg::field<"speed", 8, 2, reg::rw>;     ///< 0: 10, 1: 100, 2: 1000 Mb/s (when forced)
-  using frcspd   = reg::field<"frcspd", 11, 1, reg::rw>;   ///< force speed
-  using frcdplx  = reg::field<"frcdplx", 12, 1, reg::rw>;  ///< force duplex
-  using rst      = reg::field<"rst", 26, 1, reg::rw>;      ///< device reset; self-clearing
-  using rfce     = reg::field<"rfce", 27, 1, reg::rw>;     ///< receive flow control enable
-  using tfce     = reg::field<"tfce", 28, 1, reg::rw>;     ///< transmit flow control enable
-  using vme      = reg::field<"vme", 30, 1, reg::rw>;      ///< VLAN mode enable
-  using phy_rst  = reg::field<"phy_rst", 31, 1, reg::rw>;  ///< PHY reset (must be 0 for the link)
+  using fd       = field<"fd", 0, 1, reg::rw>;        ///< full duplex
+  using lrst     = field<"lrst", 3, 1, reg::rw>;      ///< link reset (must be 0 for the link to come up)
+  using asde     = field<"asde", 5, 1, reg::rw>;      ///< auto-speed detection enable
+  using slu      = field<"slu", 6, 1, reg::rw>;       ///< set link up
+  using ilos     = field<"ilos", 7, 1, reg::rw>;      ///< invert loss-of-signal
+  using speed    = field<"speed", 8, 2, reg::rw>;     ///< 0: 10, 1: 100, 2: 1000 Mb/s (when forced)
+  using frcspd   = field<"frcspd", 11, 1, reg::rw>;   ///< force speed
+  using frcdplx  = field<"frcdplx", 12, 1, reg::rw>;  ///< force duplex
+  using rst      = field<"rst", 26, 1, reg::rw>;      ///< device reset; self-clearing
+  using rfce     = field<"rfce", 27, 1, reg::rw>;     ///< receive flow control enable
+  using tfce     = field<"tfce", 28, 1, reg::rw>;     ///< transmit flow control enable
+  using vme      = field<"vme", 30, 1, reg::rw>;      ///< VLAN mode enable
+  using phy_rst  = field<"phy_rst", 31, 1, reg::rw>;  ///< PHY reset (must be 0 for the link)
   using fields = reg::fields<fd, lrst, asde, slu, ilos, speed, frcspd, frcdplx, rst, rfce, tfce, vme, phy_rst>;
 };
 
 /// Device Status (STATUS, 13.4.2), read only.
 struct status : reg::reg32<"status", 0x0008, reg::ro, 0> {
-  using fd      = reg::field<"fd", 0, 1, reg::ro>;       ///< full duplex
-  using lu      = reg::field<"lu", 1, 1, reg::ro>;       ///< link up
-  using txoff   = reg::field<"txoff", 4, 1, reg::ro>;    ///< transmission paused (flow control)
-  using speed   = reg::field<"speed", 6, 2, reg::ro>;    ///< 0: 10, 1: 100, 2 or 3: 1000 Mb/s
-  using pci66   = reg::field<"pci66", 11, 1, reg::ro>;   ///< PCI bus at 66 MHz
-  using bus64   = reg::field<"bus64", 12, 1, reg::ro>;   ///< 64-bit PCI bus
+  using fd      = field<"fd", 0, 1, reg::ro>;       ///< full duplex
+  using lu      = field<"lu", 1, 1, reg::ro>;       ///< link up
+  using txoff   = field<"txoff", 4, 1, reg::ro>;    ///< transmission paused (flow control)
+  using speed   = field<"speed", 6, 2, reg::ro>;    ///< 0: 10, 1: 100, 2 or 3: 1000 Mb/s
+  using pci66   = field<"pci66", 11, 1, reg::ro>;   ///< PCI bus at 66 MHz
+  using bus64   = field<"bus64", 12, 1, reg::ro>;   ///< 64-bit PCI bus
   using fields = reg::fields<fd, lu, txoff, speed, pci66, bus64>;
 };
 
 /// EEPROM/Flash Control (EECD, 13.4.3): bit-banged EEPROM access; EERD is the simple way.
 struct eecd : reg::reg32<"eecd", 0x0010, reg::rw, 0> {
-  using ee_pres = reg::field<"ee_pres", 8, 1, reg::ro>;  ///< an EEPROM is present
+  using ee_pres = field<"ee_pres", 8, 1, reg::ro>;  ///< an EEPROM is present
   using fields = reg::fields<ee_pres>;
 };
 
 /// EEPROM Read (EERD, 13.4.4), 82540EM layout: write the word address with
 /// start=1, poll done, take data.
 struct eerd : reg::reg32<"eerd", 0x0014, reg::rw, 0> {
-  using start = reg::field<"start", 0, 1, reg::rw>;   ///< start a read (cleared by the device)
-  using done  = reg::field<"done", 4, 1, reg::ro>;    ///< the read finished; data is valid
-  using addr  = reg::field<"addr", 8, 8, reg::rw>;    ///< EEPROM word address
-  using data  = reg::field<"data", 16, 16, reg::ro>;  ///< the word read
+  using start = field<"start", 0, 1, reg::rw>;   ///< start a read (cleared by the device)
+  using done  = field<"done", 4, 1, reg::ro>;    ///< the read finished; data is valid
+  using addr  = field<"addr", 8, 8, reg::rw>;    ///< EEPROM word address
+  using data  = field<"data", 16, 16, reg::ro>;  ///< the word read
   using fields = reg::fields<start, done, addr, data>;
 };
 
-/// Interrupt causes (13.4.17), as bits of ICR, ICS, IMS and IMC.
-struct interrupt_bits {
-  using txdw   = reg::field<"txdw", 0, 1>;    ///< transmit descriptor written back
-  using txqe   = reg::field<"txqe", 1, 1>;    ///< transmit queue empty
-  using lsc    = reg::field<"lsc", 2, 1>;     ///< link status change
-  using rxseq  = reg::field<"rxseq", 3, 1>;   ///< receive sequence error
-  using rxdmt0 = reg::field<"rxdmt0", 4, 1>;  ///< receive descriptors below the minimum threshold
-  using rxo    = reg::field<"rxo", 6, 1>;     ///< receiver overrun
-  using rxt0   = reg::field<"rxt0", 7, 1>;    ///< receiver timer: a frame arrived
-};
-/// The same causes as a mask, for raw writes to IMS/IMC/ICS.
+/// Interrupt causes (13.4.17): bits of ICR, ICS, IMS and IMC.
 namespace cause {
 inline constexpr std::uint32_t txdw = 1u << 0;
 inline constexpr std::uint32_t txqe = 1u << 1;
@@ -104,7 +94,7 @@ inline constexpr std::uint32_t all = 0x1a6df;
 
 /// Interrupt Cause Read (ICR, 13.4.17): reading returns the pending causes and clears them.
 struct icr : reg::reg32<"icr", 0x00c0, reg::rw, 0> {
-  using causes = reg::field<"causes", 0, 17, reg::rc>;  ///< cause:: bits; cleared by the read
+  using causes = field<"causes", 0, 17, reg::rc>;  ///< cause:: bits; cleared by the read
   using fields = reg::fields<causes>;
 };
 /// Interrupt Throttling (ITR, 13.4.18): minimum gap between interrupts in 256 ns units; 0 = off.
@@ -113,7 +103,7 @@ using itr = reg::reg32<"itr", 0x00c4, reg::rw, 0>;
 using ics = reg::reg32<"ics", 0x00c8, reg::wo, 0>;
 /// Interrupt Mask Set/Read (IMS, 13.4.20): reads the mask; writing 1 enables a cause.
 struct ims : reg::reg32<"ims", 0x00d0, reg::rw, 0> {
-  using mask = reg::field<"mask", 0, 17, reg::w1s>;  ///< cause:: bits enabled
+  using mask = field<"mask", 0, 17, reg::w1s>;  ///< cause:: bits enabled
   using fields = reg::fields<mask>;
 };
 /// Interrupt Mask Clear (IMC, 13.4.21): writing 1 disables a cause.
@@ -128,23 +118,23 @@ enum class rx_threshold : std::uint8_t { half = 0, quarter = 1, eighth = 2 };
 
 /// Receive Control (RCTL, 13.4.22).
 struct rctl : reg::reg32<"rctl", 0x0100, reg::rw, 0> {
-  using en    = reg::field<"en", 1, 1, reg::rw>;      ///< receiver enable
-  using sbp   = reg::field<"sbp", 2, 1, reg::rw>;     ///< store bad packets
-  using upe   = reg::field<"upe", 3, 1, reg::rw>;     ///< unicast promiscuous
-  using mpe   = reg::field<"mpe", 4, 1, reg::rw>;     ///< multicast promiscuous
-  using lpe   = reg::field<"lpe", 5, 1, reg::rw>;     ///< long packets (over 1522 bytes)
-  using lbm   = reg::field<"lbm", 6, 2, reg::rw>;     ///< loopback mode: 0 none, 3 PHY loopback
-  using rdmts = reg::field<"rdmts", 8, 2, reg::rw,
+  using en    = field<"en", 1, 1, reg::rw>;      ///< receiver enable
+  using sbp   = field<"sbp", 2, 1, reg::rw>;     ///< store bad packets
+  using upe   = field<"upe", 3, 1, reg::rw>;     ///< unicast promiscuous
+  using mpe   = field<"mpe", 4, 1, reg::rw>;     ///< multicast promiscuous
+  using lpe   = field<"lpe", 5, 1, reg::rw>;     ///< long packets (over 1522 bytes)
+  using lbm   = field<"lbm", 6, 2, reg::rw>;     ///< loopback mode: 0 none, 3 PHY loopback
+  using rdmts = field<"rdmts", 8, 2, reg::rw,
       reg::enumerated<reg::choice<rx_threshold::half, "half">, reg::choice<rx_threshold::quarter, "quarter">,
                       reg::choice<rx_threshold::eighth, "eighth">>>;
-  using mo    = reg::field<"mo", 12, 2, reg::rw>;     ///< multicast offset (which address bits index MTA)
-  using bam   = reg::field<"bam", 15, 1, reg::rw>;    ///< accept broadcast
-  using bsize = reg::field<"bsize", 16, 2, reg::rw,
+  using mo    = field<"mo", 12, 2, reg::rw>;     ///< multicast offset (which address bits index MTA)
+  using bam   = field<"bam", 15, 1, reg::rw>;    ///< accept broadcast
+  using bsize = field<"bsize", 16, 2, reg::rw,
       reg::enumerated<reg::choice<rx_buffer_size::b2048, "2048">, reg::choice<rx_buffer_size::b1024, "1024">,
                       reg::choice<rx_buffer_size::b512, "512">, reg::choice<rx_buffer_size::b256, "256">>>;
-  using vfe   = reg::field<"vfe", 18, 1, reg::rw>;    ///< VLAN filter enable
-  using bsex  = reg::field<"bsex", 25, 1, reg::rw>;   ///< buffer sizes x16
-  using secrc = reg::field<"secrc", 26, 1, reg::rw>;  ///< strip the Ethernet CRC
+  using vfe   = field<"vfe", 18, 1, reg::rw>;    ///< VLAN filter enable
+  using bsex  = field<"bsex", 25, 1, reg::rw>;   ///< buffer sizes x16
+  using secrc = field<"secrc", 26, 1, reg::rw>;  ///< strip the Ethernet CRC
   using fields = reg::fields<en, sbp, upe, mpe, lpe, lbm, rdmts, mo, bam, bsize, vfe, bsex, secrc>;
 };
 
@@ -162,19 +152,19 @@ using radv  = reg::reg32<"radv", 0x282c, reg::rw, 0>;
 
 /// Transmit Control (TCTL, 13.4.33).
 struct tctl : reg::reg32<"tctl", 0x0400, reg::rw, 0> {
-  using en   = reg::field<"en", 1, 1, reg::rw>;     ///< transmitter enable
-  using psp  = reg::field<"psp", 3, 1, reg::rw>;    ///< pad short packets to 64 bytes
-  using ct   = reg::field<"ct", 4, 8, reg::rw>;     ///< collision threshold (manual: 0x0f)
-  using cold = reg::field<"cold", 12, 10, reg::rw>; ///< collision distance (0x40 full duplex, 0x200 half)
-  using swxoff = reg::field<"swxoff", 22, 1, reg::rw>;  ///< send one XOFF frame
-  using rtlc = reg::field<"rtlc", 24, 1, reg::rw>;  ///< retransmit on late collision
+  using en   = field<"en", 1, 1, reg::rw>;     ///< transmitter enable
+  using psp  = field<"psp", 3, 1, reg::rw>;    ///< pad short packets to 64 bytes
+  using ct   = field<"ct", 4, 8, reg::rw>;     ///< collision threshold (manual: 0x0f)
+  using cold = field<"cold", 12, 10, reg::rw>; ///< collision distance (0x40 full duplex, 0x200 half)
+  using swxoff = field<"swxoff", 22, 1, reg::rw>;  ///< send one XOFF frame
+  using rtlc = field<"rtlc", 24, 1, reg::rw>;  ///< retransmit on late collision
   using fields = reg::fields<en, psp, ct, cold, swxoff, rtlc>;
 };
 /// Transmit Inter-Packet Gap (TIPG, 13.4.34); the manual gives 10, 8, 6 for the 82540EM on copper.
 struct tipg : reg::reg32<"tipg", 0x0410, reg::rw, 0> {
-  using ipgt  = reg::field<"ipgt", 0, 10, reg::rw>;
-  using ipgr1 = reg::field<"ipgr1", 10, 10, reg::rw>;
-  using ipgr2 = reg::field<"ipgr2", 20, 10, reg::rw>;
+  using ipgt  = field<"ipgt", 0, 10, reg::rw>;
+  using ipgr1 = field<"ipgr1", 10, 10, reg::rw>;
+  using ipgr2 = field<"ipgr2", 20, 10, reg::rw>;
   using fields = reg::fields<ipgt, ipgr1, ipgr2>;
 };
 /// Transmit descriptor ring: base, length in bytes (a multiple of 128), head and tail.
@@ -188,38 +178,41 @@ using tidv  = reg::reg32<"tidv", 0x3820, reg::rw, 0>;
 
 // --- address filters ----------------------------------------------------------
 
-/// Multicast Table Array (MTA[128], 13.4.28): 4096 hash bits.
-inline constexpr std::size_t mta_base = 0x5200;
+/// Multicast Table Array (MTA[128], 13.4.28): 4096 hash bits, 32 per entry.
+struct mta_entry : reg::reg32<"mta", 0x5200, reg::rw, 0> {};
 inline constexpr std::size_t mta_count = 128;
-/// Receive Address Low/High pairs (RAL/RAH[16], 13.4.27), 8 bytes apart.
-inline constexpr std::size_t ra_base = 0x5400;
-inline constexpr std::size_t ra_count = 16;
+using mta = reg::array<mta_entry, mta_count, 4>;
 
-/// MTA element 0 (the others follow at 4-byte steps; see mta_base).
-using mta0 = reg::reg32<"mta0", 0x5200, reg::rw, 0>;
-/// Receive Address Low 0: the first four bytes of the station address, first byte lowest.
-using ral0 = reg::reg32<"ral0", 0x5400, reg::rw, 0>;
-/// Receive Address High 0: the last two bytes, and whether the entry is valid.
-struct rah0 : reg::reg32<"rah0", 0x5404, reg::rw, 0> {
-  using rah = reg::field<"rah", 0, 16, reg::rw>;  ///< address bytes 4 and 5
-  using asel = reg::field<"asel", 16, 2, reg::rw>; ///< 0: match the destination address
-  using av  = reg::field<"av", 31, 1, reg::rw>;   ///< address valid
+/// Receive Address Low (RAL[16], 13.4.27): the first four bytes of a station
+/// address, the first byte lowest.
+struct ral_entry : reg::reg32<"ral", 0x5400, reg::rw, 0> {};
+/// Receive Address High (RAH[16]): the last two bytes, and whether the entry is valid.
+struct rah_entry : reg::reg32<"rah", 0x5404, reg::rw, 0> {
+  using rah  = field<"rah", 0, 16, reg::rw>;   ///< address bytes 4 (low) and 5
+  using asel = field<"asel", 16, 2, reg::rw>;  ///< 0: match the destination address
+  using av   = field<"av", 31, 1, reg::rw>;    ///< address valid
   using fields = reg::fields<rah, asel, av>;
 };
+/// 16 address filters: RAL[n] at 0x5400 + 8n, RAH[n] at 0x5404 + 8n. Entry 0 is the station address.
+inline constexpr std::size_t ra_count = 16;
+using ral = reg::array<ral_entry, ra_count, 8>;
+using rah = reg::array<rah_entry, ra_count, 8>;
 
 // --- statistics (13.7): every one clears when read ------------------------------
 
 /// A 32-bit statistics counter of the manual's 13.7: reading returns and clears it.
 template <reg::fixed_name Name, std::size_t Offset>
 struct statistic32 : reg::reg32<Name, Offset, reg::ro, 0> {
-  using count = reg::field<"count", 0, 32, reg::rc>;  ///< events since the last read
+  /// Events since the last read (the register's own field: each counter has one).
+  using count = typename statistic32::template field<"count", 0, 32, reg::rc>;
   using fields = reg::fields<count>;
 };
 /// A 64-bit statistics counter (low half at Offset): read low then high; reading the
 /// high half clears both.
 template <reg::fixed_name Name, std::size_t Offset>
 struct statistic64 : reg::reg64<Name, Offset, reg::ro, 0> {
-  using count = reg::field<"count", 0, 64, reg::rc>;  ///< octets since the last read
+  /// Octets since the last read.
+  using count = typename statistic64::template field<"count", 0, 64, reg::rc>;
   using fields = reg::fields<count>;
 };
 
@@ -258,7 +251,7 @@ using map = reg::map<"e1000", bar0_size, reg::contract{reg::w32, reg::lo_hi},
                      rdbal, rdbah, rdlen, rdh, rdt, rdtr, radv, tdbal, tdbah, tdlen, tdh, tdt, tidv,
                      crcerrs, mpc, colc, rlec, prc64, prc127, prc255, prc511, prc1023, prc1522,
                      gprc, bprc, mprc, gptc, gorc, gotc, rnbc, ruc, roc, tor, tot, tpr, tpt,
-                     ptc64, ptc1522, mptc, bptc, mta0, ral0, rah0>;
+                     ptc64, ptc1522, mptc, bptc, mta, ral, rah>;
 
 // --- descriptors (chapter 3) ----------------------------------------------------
 
