@@ -119,6 +119,7 @@ struct statistics {
 template <class Bus>
 class nic {
  public:
+  /// The register map bound to Bus.
   using block_type = reg::block<e1000::map, Bus>;
 
   /// Takes the registers and a DMA region (`iova` is its device address) of at least
@@ -364,13 +365,16 @@ class nic {
   /// Whether STATUS.LU says the link is up.
   bool link_up() const { return regs_.template read<e1000::status, e1000::status::lu>(); }
 
+  /// The register block, for reads the driver does not wrap (dumps, STATUS).
   const block_type& registers() const noexcept { return regs_; }
+  /// Frames, wrap-arounds and errors the driver counted since init() or clear_counters().
   const driver_counters& counters() const noexcept { return counters_; }
   /// Zeroes the driver's own counters (not the device's statistics).
   void clear_counters() noexcept { counters_ = {}; }
+  /// The MAC address init() read from the EEPROM and programmed into RAL0/RAH0.
   const std::array<std::uint8_t, 6>& mac() const noexcept { return mac_; }
+  /// The name errors carry (the PCI address).
   const std::string& name() const noexcept { return name_; }
-  std::size_t tx_head_register() const { return regs_.template read<e1000::tdh>(); }
 
  private:
   /// A status byte the device writes by DMA: one volatile load, never cached in a register.

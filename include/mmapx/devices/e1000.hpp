@@ -81,13 +81,13 @@ struct eerd : reg::reg32<"eerd", 0x0014, reg::rw, 0> {
 
 /// Interrupt causes (13.4.17): bits of ICR, ICS, IMS and IMC.
 namespace cause {
-inline constexpr std::uint32_t txdw = 1u << 0;
-inline constexpr std::uint32_t txqe = 1u << 1;
-inline constexpr std::uint32_t lsc = 1u << 2;
-inline constexpr std::uint32_t rxseq = 1u << 3;
-inline constexpr std::uint32_t rxdmt0 = 1u << 4;
-inline constexpr std::uint32_t rxo = 1u << 6;
-inline constexpr std::uint32_t rxt0 = 1u << 7;
+inline constexpr std::uint32_t txdw = 1u << 0;    ///< a transmit descriptor was written back
+inline constexpr std::uint32_t txqe = 1u << 1;    ///< the transmit queue is empty
+inline constexpr std::uint32_t lsc = 1u << 2;     ///< link status changed
+inline constexpr std::uint32_t rxseq = 1u << 3;   ///< receive sequence error
+inline constexpr std::uint32_t rxdmt0 = 1u << 4;  ///< free receive descriptors below the RCTL.RDMTS threshold
+inline constexpr std::uint32_t rxo = 1u << 6;     ///< receiver overrun
+inline constexpr std::uint32_t rxt0 = 1u << 7;    ///< receiver timer: frames arrived
 /// Every cause the 82540EM defines (bits 0-16 without the reserved 5, 8, 11, 12, 14).
 inline constexpr std::uint32_t all = 0x1a6df;
 }  // namespace cause
@@ -124,11 +124,13 @@ struct rctl : reg::reg32<"rctl", 0x0100, reg::rw, 0> {
   using mpe   = field<"mpe", 4, 1, reg::rw>;     ///< multicast promiscuous
   using lpe   = field<"lpe", 5, 1, reg::rw>;     ///< long packets (over 1522 bytes)
   using lbm   = field<"lbm", 6, 2, reg::rw>;     ///< loopback mode: 0 none, 3 PHY loopback
+  /// When RXDMT0 fires (free descriptors below this part of the ring).
   using rdmts = field<"rdmts", 8, 2, reg::rw,
       reg::enumerated<reg::choice<rx_threshold::half, "half">, reg::choice<rx_threshold::quarter, "quarter">,
                       reg::choice<rx_threshold::eighth, "eighth">>>;
   using mo    = field<"mo", 12, 2, reg::rw>;     ///< multicast offset (which address bits index MTA)
   using bam   = field<"bam", 15, 1, reg::rw>;    ///< accept broadcast
+  /// Receive buffer size (with bsex = 0).
   using bsize = field<"bsize", 16, 2, reg::rw,
       reg::enumerated<reg::choice<rx_buffer_size::b2048, "2048">, reg::choice<rx_buffer_size::b1024, "1024">,
                       reg::choice<rx_buffer_size::b512, "512">, reg::choice<rx_buffer_size::b256, "256">>>;
@@ -138,15 +140,14 @@ struct rctl : reg::reg32<"rctl", 0x0100, reg::rw, 0> {
   using fields = reg::fields<en, sbp, upe, mpe, lpe, lbm, rdmts, mo, bam, bsize, vfe, bsex, secrc>;
 };
 
-/// Receive descriptor ring: base (low, high), length in bytes (a multiple of 128), head and tail.
-using rdbal = reg::reg32<"rdbal", 0x2800, reg::rw, 0>;
-using rdbah = reg::reg32<"rdbah", 0x2804, reg::rw, 0>;
-using rdlen = reg::reg32<"rdlen", 0x2808, reg::rw, 0>;
-using rdh   = reg::reg32<"rdh", 0x2810, reg::rw, 0>;
-using rdt   = reg::reg32<"rdt", 0x2818, reg::rw, 0>;
-/// Receive delay timer (RDTR, 1.024 us units) and absolute delay (RADV): 0 = interrupt at once.
-using rdtr  = reg::reg32<"rdtr", 0x2820, reg::rw, 0>;
-using radv  = reg::reg32<"radv", 0x282c, reg::rw, 0>;
+// The receive descriptor ring (13.4.24-28).
+using rdbal = reg::reg32<"rdbal", 0x2800, reg::rw, 0>;  ///< ring base IOVA, low 32 bits (16-byte aligned)
+using rdbah = reg::reg32<"rdbah", 0x2804, reg::rw, 0>;  ///< ring base IOVA, high 32 bits
+using rdlen = reg::reg32<"rdlen", 0x2808, reg::rw, 0>;  ///< ring length in bytes, a multiple of 128
+using rdh   = reg::reg32<"rdh", 0x2810, reg::rw, 0>;    ///< head: the next descriptor the device fills
+using rdt   = reg::reg32<"rdt", 0x2818, reg::rw, 0>;    ///< tail: the device fills up to, not including, it
+using rdtr  = reg::reg32<"rdtr", 0x2820, reg::rw, 0>;   ///< receive delay timer, 1.024 us units; 0: at once
+using radv  = reg::reg32<"radv", 0x282c, reg::rw, 0>;   ///< absolute receive delay, 1.024 us units
 
 // --- transmit -----------------------------------------------------------------
 
@@ -162,17 +163,17 @@ struct tctl : reg::reg32<"tctl", 0x0400, reg::rw, 0> {
 };
 /// Transmit Inter-Packet Gap (TIPG, 13.4.34); the manual gives 10, 8, 6 for the 82540EM on copper.
 struct tipg : reg::reg32<"tipg", 0x0410, reg::rw, 0> {
-  using ipgt  = field<"ipgt", 0, 10, reg::rw>;
-  using ipgr1 = field<"ipgr1", 10, 10, reg::rw>;
-  using ipgr2 = field<"ipgr2", 20, 10, reg::rw>;
+  using ipgt  = field<"ipgt", 0, 10, reg::rw>;    ///< back-to-back gap
+  using ipgr1 = field<"ipgr1", 10, 10, reg::rw>;  ///< first part of the gap after a deferral
+  using ipgr2 = field<"ipgr2", 20, 10, reg::rw>;  ///< whole gap after a deferral
   using fields = reg::fields<ipgt, ipgr1, ipgr2>;
 };
-/// Transmit descriptor ring: base, length in bytes (a multiple of 128), head and tail.
-using tdbal = reg::reg32<"tdbal", 0x3800, reg::rw, 0>;
-using tdbah = reg::reg32<"tdbah", 0x3804, reg::rw, 0>;
-using tdlen = reg::reg32<"tdlen", 0x3808, reg::rw, 0>;
-using tdh   = reg::reg32<"tdh", 0x3810, reg::rw, 0>;
-using tdt   = reg::reg32<"tdt", 0x3818, reg::rw, 0>;
+// The transmit descriptor ring (13.4.37-41).
+using tdbal = reg::reg32<"tdbal", 0x3800, reg::rw, 0>;  ///< ring base IOVA, low 32 bits (16-byte aligned)
+using tdbah = reg::reg32<"tdbah", 0x3804, reg::rw, 0>;  ///< ring base IOVA, high 32 bits
+using tdlen = reg::reg32<"tdlen", 0x3808, reg::rw, 0>;  ///< ring length in bytes, a multiple of 128
+using tdh   = reg::reg32<"tdh", 0x3810, reg::rw, 0>;    ///< head: the next descriptor the device sends
+using tdt   = reg::reg32<"tdt", 0x3818, reg::rw, 0>;    ///< tail: one past the last descriptor queued
 /// Transmit interrupt delay (TIDV, 1.024 us units).
 using tidv  = reg::reg32<"tidv", 0x3820, reg::rw, 0>;
 
