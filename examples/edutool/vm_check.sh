@@ -1,8 +1,11 @@
 #!/bin/sh
 # In-guest check of the example tools edutool and devmem against QEMU's edu
-# device (run by tests/vm/run.py with both tools in /bin, the UIO modules and
-# mmapx_kmod loaded, and edu started with a 32-bit DMA mask). Each step runs
-# one command and checks its exit status and a piece of its output.
+# device. Two machines run it (examples/edutool/meson.build):
+#   vm_check.sh        UIO and kernel-module mode: both tools in /bin, the UIO
+#                      modules and mmapx_kmod loaded, edu with a 32-bit DMA mask
+#   vm_check.sh vfio   edutool --vfio: q35 with QEMU's Intel IOMMU, the VFIO
+#                      modules loaded, edu with its default 28-bit DMA mask
+# Each step runs one command and checks its exit status and a piece of its output.
 set -u
 failures=0
 out=""
@@ -37,6 +40,46 @@ for dev in /sys/bus/pci/devices/*; do
 done
 bar0=$(head -n 1 "/sys/bus/pci/devices/$edu/resource" | cut -d ' ' -f 1)
 echo "edu at $edu, BAR0 at $bar0"
+
+# edutool --vfio: everything through VFIO, DMA into IOMMU-mapped anonymous memory.
+if [ "${1:-}" = vfio ]; then
+	run 3 edutool --vfio info
+	expect "bound to no driver, not to vfio-pci"
+	expect "echo vfio-pci > /sys/bus/pci/devices/$edu/driver_override"
+	echo vfio-pci > "/sys/bus/pci/devices/$edu/driver_override"
+	echo "$edu" > /sys/bus/pci/drivers_probe
+	run 0 edutool --vfio info
+	expect "edu $edu: version 1.0"
+	expect "vfio: BAR0 region at descriptor offset 0x0, mappable"
+	expect "vfio: IOVA range 0x0-0xfedfffff"
+	run 0 edutool --vfio dump
+	expect "0x0000 id  *0x010000ed  code=0xed minor=0x0 major=0x1"
+	run 0 edutool --vfio live 100
+	expect "100 of 100 values came back complemented"
+	run 0 edutool --vfio fact 10
+	expect "10! = 3628800 (0x375f00)"
+	run 0 edutool --vfio fact 12 --irq
+	expect "completion interrupt through VFIO MSI (cause 0x1)"
+	expect "12! = 479001600"
+	run 0 edutool --vfio irq 5
+	expect "5 of 5 MSI interrupts arrived"
+	run 0 edutool --vfio irq 4 --intx
+	expect "4 of 4 INTx interrupts arrived"
+	run 0 edutool --vfio dma
+	expect "anonymous memory at IOVA 0x.* -> edu -> IOVA 0x.*: verified"
+	run 0 edutool --vfio dma --dma-bits 40
+	expect "verified"
+	run 3 edutool --vfio dma --dma-bits 12
+	expect "no free IOVA range of 0x2000 bytes below the limit 0xfff"
+	run 2 edutool irq 3
+	expect "irq needs --vfio"
+	run 2 edutool --vfio irq 3 --msi
+	run 3 edutool --vfio --device 0000:00:1f.7 info
+	expect "0000:00:1f.7"
+	echo "$failures failure(s)"
+	[ "$failures" = 0 ]
+	exit
+fi
 
 # --- edutool ---
 run 0 edutool --help

@@ -21,6 +21,7 @@
 #include "pci.hpp"
 #include "shm.hpp"
 #include "uio.hpp"
+#include "vfio.hpp"
 
 // SIGBUS-safe copies in and out of file mappings.
 #include "sigbus.hpp"

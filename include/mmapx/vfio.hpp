@@ -526,7 +526,8 @@ public:
 
   /// Routes `vectors` interrupts of kind `type` to new eventfds. A PCI
   /// function uses one kind at a time: destroy the interrupts object of
-  /// another kind first (the kernel refuses with EINVAL otherwise).
+  /// another kind first (the kernel refuses with EINVAL otherwise). MSI and
+  /// MSI-X also switch bus mastering on: they are memory writes by the device.
   [[nodiscard]] interrupts enable_interrupts(irq_type type, unsigned vectors = 1) const {
     return mmapx::detail::throwing([&](detail::failure& f) { return enable_irq_impl(type, vectors, f); });
   }
@@ -703,6 +704,9 @@ private:
       f.fail(std::make_error_code(std::errc::not_enough_memory), "enable VFIO interrupts");
       return {};
     }
+    // An MSI is a memory write by the device: without bus mastering it
+    // goes nowhere, and the interrupts would silently never come.
+    if (type != irq_type::intx && !bus_master_impl(true, f)) return {};
     irq.device_ = mmapx::detail::dup_fd(fd_.get(), f);
     return irq;
   }

@@ -328,7 +328,9 @@ TEST_CASE("VFIO: INTx and MSI interrupts reach eventfds and are counted", "[vfio
                  {"another kind still enabled"});
   }
   CHECK(e.dev.irq_info(vfio::irq_type::msi).count >= 1);
+  e.dev.enable_bus_master(false);  // MSI needs it: enabling MSI switches it on
   auto msi = e.dev.enable_interrupts(vfio::irq_type::msi);
+  CHECK((e.dev.read_config<std::uint16_t>(4) & 0x4) != 0);
   for (int i = 0; i < 5; ++i) {
     e.regs.write<edu::irq_raise>(0x2U);
     const auto n = msi.wait(5s);
