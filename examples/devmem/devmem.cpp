@@ -58,7 +58,8 @@ void print_value(std::uint64_t where, unsigned width, std::uint64_t value, const
               static_cast<unsigned long long>(value));
 }
 
-// One access of `width` bits, exactly: volatile, full width, never split.
+// One access of `width` bits at a raw address, exactly: volatile, full width,
+// never split (no register map says otherwise there).
 std::uint64_t load(const std::byte* p, unsigned width) {
   switch (width) {
     case 8: return *reinterpret_cast<const volatile std::uint8_t*>(p);
@@ -109,26 +110,35 @@ int by_name(const std::string& device, unsigned bar, std::uint16_t vendor, std::
     std::fputs(regs.dump().c_str(), stdout);
     return exit_ok;
   }
-  if (request.find('=') != std::string_view::npos) {
+  const bool wrote = request.find('=') != std::string_view::npos;
+  if (wrote) {
     regs.apply(mmapx::reg::parse_assignment(info, request));
     request = request.substr(0, request.find('='));
   }
-  const auto dot = request.find('.');
-  const auto* r = info.find(request.substr(0, dot));
-  if (r == nullptr) throw usage_error{"no register '" + std::string(request.substr(0, dot)) + "' in the map"};
-  if (!r->readable() || r->read_side_effects) {
+  // REG (names as the table spells them: "ral[3]", "txq[1].tdt") or REG.FIELD.
+  const mmapx::reg::register_info* r = info.find(request);
+  const mmapx::reg::field_info* f = nullptr;
+  const auto dot = request.rfind('.');
+  if (r == nullptr && dot != std::string_view::npos) {
+    r = info.find(request.substr(0, dot));
+    if (r != nullptr && (f = r->find(request.substr(dot + 1))) == nullptr)
+      throw usage_error{"no field '" + std::string(request) + "' in the map"};
+  }
+  if (r == nullptr) throw usage_error{"no register '" + std::string(request) + "' in the map"};
+  if (!r->readable() && !wrote) throw usage_error{"'" + std::string(r->name) + "' is write-only"};
+  if (!r->readable() || (wrote && r->read_side_effects)) {
     std::printf("%s: written; not read back (%s)\n", std::string(request).c_str(),
                 r->readable() ? "reads have side effects" : "write-only");
     return exit_ok;
   }
-  const std::uint64_t value = load(region.data() + r->offset, r->bits);
-  if (dot == std::string_view::npos) {
+  // Through the map's bus contract (split 64-bit halves, counters, banks), as the
+  // typed read would; a register whose reads have side effects is read when asked.
+  const std::uint64_t value = regs.read(*r);
+  if (f == nullptr) {
     std::printf("%s = 0x%0*llx  %s\n", std::string(r->name).c_str(), static_cast<int>(r->bits / 4),
                 static_cast<unsigned long long>(value), mmapx::reg::describe(*r, value).c_str());
     return exit_ok;
   }
-  const auto* f = r->find(request.substr(dot + 1));
-  if (f == nullptr) throw usage_error{"no field '" + std::string(request) + "' in the map"};
   std::printf("%s = 0x%llx\n", std::string(request).c_str(),
               static_cast<unsigned long long>((value >> f->pos) & f->max()));
   return exit_ok;

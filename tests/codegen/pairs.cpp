@@ -8,7 +8,10 @@
 // field values as arguments, so they are computed before its load; the
 // hand-written modifies compute their bits first too (clang keeps that source
 // order in the instruction stream, g++ makes the same code either way).
+#include "../unit/reg_test_maps.hpp"
+
 #include <mmapx/devices/edu.hpp>
+#include <mmapx/devices/uart16550.hpp>
 #include <mmapx/reg.hpp>
 
 #include <chrono>
@@ -18,31 +21,17 @@
 
 namespace reg = mmapx::reg;
 namespace edu = mmapx::edu;
-
-namespace demo {
-// A controller register with rw fields and undeclared upper bits (kept by a
-// modify), an interrupt register mixing w1c flags with an rw enable, and
-// 64-bit registers on a bus that takes only 32-bit accesses.
-struct ctrl : reg::reg32<"ctrl", 0x00, reg::rw, 0> {
-  using enable   = reg::field<"enable",   0, 1>;
-  using mode     = reg::field<"mode",     1, 3>;
-  using speed    = reg::field<"speed",    4, 4>;
-  using prescale = reg::field<"prescale", 8, 8>;
-  using fields = reg::fields<enable, mode, speed, prescale>;
-};
-struct isr : reg::reg32<"isr", 0x04, reg::rw, 0> {
-  using done       = reg::field<"done",       0, 1, reg::w1c>;
-  using error      = reg::field<"error",      1, 1, reg::w1c>;
-  using irq_enable = reg::field<"irq_enable", 8, 1, reg::rw>;
-  using fields = reg::fields<done, error, irq_enable>;
-};
-using limit = reg::reg64<"limit", 0x08, reg::rw, 0>;
-using ticks = reg::reg64<"ticks", 0x10, reg::ro, 0, reg::counter>;
-using map = reg::map<"demo", 0x100, reg::contract{reg::w32, reg::lo_hi}, ctrl, isr, limit, ticks>;
-}  // namespace demo
+namespace uart = mmapx::uart16550;
+// The shared test maps: `demo` has a controller register with rw fields and
+// undeclared upper bits (kept by a modify), an interrupt register mixing w1c
+// flags with rw and w1s fields and reserved bits, and 64-bit registers on a bus
+// that takes only 32-bit accesses; `shapes` has register and block arrays.
+namespace demo = regtest;
 
 using edu_block = reg::block<edu::map>;
 using demo_block = reg::block<demo::map>;
+using uart_block = reg::block<uart::map>;
+using shapes_block = reg::block<demo::shapes>;
 
 template <class T>
 static volatile T& at(std::byte* base, std::size_t offset) {
@@ -82,18 +71,19 @@ void hand_modify_one(std::byte* base, unsigned mode) {
 
 // modify three fields: still one load, one store
 void lib_modify_three(demo_block dev, unsigned mode) {
-  dev.modify(demo::ctrl::enable::val<1>, demo::ctrl::mode::truncated(mode), demo::ctrl::speed::val<5>);
+  dev.modify(demo::ctrl::enable::val<1>, demo::ctrl::mode::truncated(mode), demo::ctrl::rate::val<demo::speed::fast>);
 }
 void hand_modify_three(std::byte* base, unsigned mode) {
-  const std::uint32_t bits = 0x51u | ((mode & 7u) << 1);
-  at<std::uint32_t>(base, 0x00) = (at<std::uint32_t>(base, 0x00) & ~0xffu) | bits;
+  const std::uint32_t bits = 0x11u | ((mode & 7u) << 1);
+  at<std::uint32_t>(base, 0x00) = (at<std::uint32_t>(base, 0x00) & ~0x3fu) | bits;
 }
 
-// write-1-to-clear: clear `done` without writing back `error` if it reads 1
+// write-1-to-clear: clear `done` without writing back `error` (w1c) or
+// `request`/`kick` (w1s) if they read 1; reserved bits 14..15 written as 0b10
 void lib_w1c_clear(demo_block dev) { dev.modify(demo::isr::done::val<1>); }
 void hand_w1c_clear(std::byte* base) {
   const std::uint32_t v = at<std::uint32_t>(base, 0x04);
-  at<std::uint32_t>(base, 0x04) = (v & ~0x3u) | 0x1u;
+  at<std::uint32_t>(base, 0x04) = (v & ~0xd013u) | 0x8001u;
 }
 
 // snapshot decode: one load, several fields
@@ -114,8 +104,8 @@ ctrl_fields hand_snapshot(std::byte* base) {
 // 64-bit write split low-high on a 32-bit bus
 void lib_split64_write(demo_block dev, std::uint64_t v) { dev.write<demo::limit>(v); }
 void hand_split64_write(std::byte* base, std::uint64_t v) {
-  at<std::uint32_t>(base, 0x08) = static_cast<std::uint32_t>(v);
-  at<std::uint32_t>(base, 0x0c) = static_cast<std::uint32_t>(v >> 32);
+  at<std::uint32_t>(base, 0x10) = static_cast<std::uint32_t>(v);
+  at<std::uint32_t>(base, 0x14) = static_cast<std::uint32_t>(v >> 32);
 }
 
 // consistent 64-bit counter read: high, low, high again until stable
@@ -132,7 +122,7 @@ static std::uint64_t hi_lo_hi(std::byte* base, std::size_t offset) {
   } while (hi != at<std::uint32_t>(base, offset + 4));
   return (std::uint64_t{hi} << 32) | lo;
 }
-std::uint64_t hand_counter_read(std::byte* base) { return hi_lo_hi(base, 0x10); }
+std::uint64_t hand_counter_read(std::byte* base) { return hi_lo_hi(base, 0x18); }
 
 // 64-bit register where the bus takes 64-bit accesses: one load
 std::uint64_t lib_read64(edu_block dev) { return dev.read<edu::dma_count>(); }
@@ -170,6 +160,44 @@ void lib_enum_modify(edu_block dev) {
 void hand_enum_modify(std::byte* base) {
   const std::uint32_t v = at<std::uint32_t>(base, 0x98);
   at<std::uint32_t>(base, 0x98) = v | 0x2u;
+}
+
+// aliased registers: offset 0 of the UART reads rbr and writes thr
+std::uint8_t lib_alias_read(uart_block dev) { return dev.read<uart::rbr>(); }
+std::uint8_t hand_alias_read(std::byte* base) { return at<std::uint8_t>(base, 0); }
+void lib_alias_write(uart_block dev, std::uint8_t c) { dev.write<uart::thr>(c); }
+void hand_alias_write(std::byte* base, std::uint8_t c) { at<std::uint8_t>(base, 0) = c; }
+
+// banked access: select the divisor latch (lcr.dlab), write it, restore lcr
+void lib_bank_divisor(uart_block dev, std::uint16_t divisor) { uart::set_divisor(dev, divisor); }
+void hand_bank_divisor(std::byte* base, std::uint16_t divisor) {
+  const std::uint8_t lcr = at<std::uint8_t>(base, 3);
+  at<std::uint8_t>(base, 3) = static_cast<std::uint8_t>(lcr | 0x80);
+  at<std::uint8_t>(base, 0) = static_cast<std::uint8_t>(divisor & 0xff);
+  at<std::uint8_t>(base, 1) = static_cast<std::uint8_t>(divisor >> 8);
+  at<std::uint8_t>(base, 3) = lcr;
+}
+
+// array element at a constant index: ral[3], stride 8 from 0x40
+void lib_array_constant(shapes_block dev, std::uint32_t v) { dev.write<demo::ral::at<3>>(v); }
+void hand_array_constant(std::byte* base, std::uint32_t v) { at<std::uint32_t>(base, 0x58) = v; }
+
+// array element at a run-time index (the index is the caller's precondition)
+void lib_array_runtime(shapes_block dev, std::size_t i, std::uint32_t v) { dev.at<demo::ral>(i).write(v); }
+void hand_array_runtime(std::byte* base, std::size_t i, std::uint32_t v) { at<std::uint32_t>(base, 0x40 + i * 8) = v; }
+
+// a register of copy i of a block array: q[i].tdh, copies 0x20 apart from 0x80
+std::uint32_t lib_block_array_runtime(shapes_block dev, std::size_t i) { return dev.at<demo::queues>(i).read<demo::tdh>(); }
+std::uint32_t hand_block_array_runtime(std::byte* base, std::size_t i) { return at<std::uint32_t>(base, 0x80 + i * 0x20); }
+
+// shadowed modify of the write-only fcr: no load; enable kept, FIFO clears not repeated
+void lib_shadow_modify(uart_block dev, reg::shadow<uart::fcr>& fcr) {
+  dev.modify(fcr, uart::fcr::trigger::val<uart::rx_trigger::four>);
+}
+void hand_shadow_modify(std::byte* base, std::uint8_t& fcr) {
+  const auto v = static_cast<std::uint8_t>((fcr & 0x39) | 0x40);
+  at<std::uint8_t>(base, 2) = v;
+  fcr = v;
 }
 
 }  // extern "C"

@@ -1,3 +1,3 @@
 // expect-error: the field is not in this register
 #include "reg_maps.hpp"
-int main() { cf::reg::bind<cf::map>(cf::memory, 16).write<cf::ctrl>(cf::fifo::data::val<1>); }
+int main() { cf::reg::bind<cf::map>(cf::memory, 0x40).write<cf::ctrl>(cf::isr::mask::val<1>); }

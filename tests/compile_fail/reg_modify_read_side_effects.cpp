@@ -1,3 +1,3 @@
 // expect-error: modify would read a register whose reads have side effects
 #include "reg_maps.hpp"
-int main() { cf::reg::bind<cf::map>(cf::memory, 16).modify(cf::fifo::data::val<1>); }
+int main() { cf::reg::bind<cf::shapes>(cf::memory, 0x100).modify(cf::cmd::arg::val<1>, cf::cmd::go::val<0>); }

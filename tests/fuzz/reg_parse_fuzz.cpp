@@ -1,6 +1,7 @@
 // libFuzzer target: the `register.field=value` parser and the decoder of the
 // register-map library, on the edu device's map (registers of 32 and 64 bits,
-// read-only, write-only and enumerated fields).
+// read-only, write-only and enumerated fields) and on the shared test map
+// `shapes` (aliases, banks, register arrays `ral[3]`, block arrays `q[1].tdt`).
 //
 // Every input must give either a clear error or an assignment that obeys the
 // map; a parsed assignment, printed back in canonical form, parses to the same
@@ -15,10 +16,11 @@
 
 #include <mmapx/devices/edu.hpp>
 
+#include "../unit/reg_test_maps.hpp"
+
 namespace {
 
 namespace reg = mmapx::reg;
-const reg::map_info& map = reg::info_of<mmapx::edu::map>;
 
 [[noreturn]] void finding(const char* what, std::string_view input) {
   std::fprintf(stderr, "reg_parse_fuzz: %s for input '%s'\n", what, reg::detail::quoted(input).c_str());
@@ -31,7 +33,7 @@ bool is_parse_error(const std::error_code& ec) {
          ec == errc::access_denied_by_map || ec == errc::unknown_encoding;
 }
 
-void check_assignment(const reg::assignment& a, std::string_view input) {
+void check_assignment(const reg::map_info& map, const reg::assignment& a, std::string_view input) {
   if (a.target == nullptr || a.target < map.registers.data() || a.target >= map.registers.data() + map.registers.size())
     finding("assignment without a register of the map", input);
   if (!a.target->writable()) finding("assignment to a read-only register", input);
@@ -61,12 +63,15 @@ std::uint64_t load(const unsigned char* memory, const reg::register_info& r) {
   return v;
 }
 
+/// Applies `a` to plain memory through Map (banked registers: their bank is
+/// selected and the select register restored, so only `a`'s register changes).
+template <class Map>
 void check_apply(const reg::assignment& a, std::string_view input) {
   alignas(8) static unsigned char memory[mmapx::edu::bar0_size];
   alignas(8) static unsigned char before[0x100];
   std::memset(memory, 0xa5, sizeof before);
   std::memcpy(before, memory, sizeof before);
-  auto dev = reg::bind<mmapx::edu::map>(memory, sizeof memory);
+  auto dev = reg::bind<Map>(memory, sizeof memory);
   std::error_code ec;
   dev.apply(a, ec);
   if (ec) {
@@ -86,11 +91,10 @@ void check_apply(const reg::assignment& a, std::string_view input) {
       finding("apply wrote outside its register", input);
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view input(reinterpret_cast<const char*>(data), size);
-
+/// Every check, with the map Map.
+template <class Map>
+void check_map(std::string_view input) {
+  const reg::map_info& map = reg::info_of<Map>;
   std::error_code ec;
   const reg::assignment a = reg::parse_assignment(map, input, ec);
   if (ec) {
@@ -103,22 +107,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (e.code() != ec) finding("the two forms disagree", input);
     }
   } else {
-    check_assignment(a, input);
+    check_assignment(map, a, input);
     const std::string again = canonical(a);
     const reg::assignment b = reg::parse_assignment(map, again, ec);
     if (ec || b.target != a.target || b.field != a.field || b.value != a.value)
       finding("the canonical form parses differently", input);
-    check_apply(a, input);
+    check_apply<Map>(a, input);
   }
 
   // The decoder: the first 8 bytes as a value, every register.
   std::uint64_t value = 0;
-  std::memcpy(&value, data, size < sizeof value ? size : sizeof value);
+  std::memcpy(&value, input.data(), input.size() < sizeof value ? input.size() : sizeof value);
   for (const auto& r : map.registers) {
     const std::string text = reg::describe(r, value & reg::low_bits(r.bits));
     for (const auto& f : r.fields)
       if (!r.whole && r.readable() && reg::is_readable(f.access) && text.find(f.name) == std::string::npos)
         finding("describe left out a readable field", input);
   }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  check_map<mmapx::edu::map>(input);
+  check_map<regtest::shapes>(input);
   return 0;
 }

@@ -1,6 +1,6 @@
 // Register blocks on the recording bus and on plain memory: the exact
 // accesses each call makes, the values it writes, and the checks it makes.
-#include "reg_test_maps.hpp"
+#include "reg_test_catch.hpp"
 
 #include <mmapx/anonymous.hpp>
 

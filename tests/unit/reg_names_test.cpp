@@ -1,6 +1,6 @@
 // Names at run time: the constexpr tables, the dump, and the parser of
 // `register.field=value` with its checks, including arbitrary bytes.
-#include "reg_test_maps.hpp"
+#include "reg_test_catch.hpp"
 
 #include <cstdint>
 #include <random>

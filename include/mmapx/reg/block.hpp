@@ -124,7 +124,8 @@ struct register_constant {
     requires(!std::is_same_v<I, bool>)
   consteval register_constant(I v) noexcept  // NOLINT: implicit on purpose
       : value(static_cast<V>(v)) {
-    if (std::cmp_less(v, 0) || std::cmp_greater(v, std::numeric_limits<V>::max()))
+    const std::conditional_t<std::is_signed_v<I>, long long, unsigned long long> wide = v;  // chars too
+    if (std::cmp_less(wide, 0) || std::cmp_greater(wide, std::numeric_limits<V>::max()))
       constant_does_not_fit_the_register();
   }
 };
@@ -158,6 +159,13 @@ auto rebased(const Bus& bus, std::size_t base) noexcept {
   else
     return offset_bus<Bus>(bus, base);
 }
+
+/// Register R moved to offset 0: an element's bus carries the element's whole
+/// offset (R::offset + i * stride, one expression, as hand-written code has it).
+template <class R>
+struct relocated : R {
+  static constexpr std::size_t offset = 0;
+};
 
 /// The map of one element of a register array: the register alone, on the contract of its map.
 template <contract Bus, class R>
@@ -416,7 +424,7 @@ class block {
   auto at(std::size_t i) const noexcept {
     static_assert(detail::listed<A, typename Map::entries>, "mmapx::reg: the array is not in this map");
     if constexpr (array_type<A>) {
-      return element_view<Map, Bus, A>(detail::rebased(bus_, i * A::stride));
+      return element_view<Map, Bus, A>(detail::offset_bus<Bus>(bus_, A::element_register::offset + i * A::stride));
     } else {
       using sub = decltype(detail::rebased(bus_, 0));
       return block<typename A::block_map, sub>(detail::rebased(bus_, A::offset + i * A::stride));
@@ -791,24 +799,23 @@ class bank_scope : public block<Map, Bus, Bank> {
   using L = layout<select_register>;
   static_assert(L::readable && !L::read_side_effects,
                 "mmapx::reg: a bank's select register must be readable without side effects, to be restored");
+  static_assert(!detail::hidden_by<Bank, select_register>(), "mmapx::reg: a bank hides its own select register");
 
  public:
   /// Selects the bank through `outer` (one load, one store).
   explicit bank_scope(const block<Map, Bus>& outer)
       : block<Map, Bus, Bank>(typename block<Map, Bus, Bank>::in_bank{}, outer.bus()),
-        outer_(outer),
         saved_(outer.template read<select_register>()) {
     constexpr std::uint64_t mask = Bank::select_field::mask;
-    outer_.template write<select_register>(
+    outer.template write<select_register>(
         static_cast<V>((saved_ & L::keep & ~mask) | (L::fixed & ~mask) | Bank::select_bits));
   }
   /// Stores the select register's old value (one store).
-  ~bank_scope() { outer_.template write<select_register>(static_cast<V>((saved_ & L::keep) | L::fixed)); }
+  ~bank_scope() { this->template write<select_register>(static_cast<V>((saved_ & L::keep) | L::fixed)); }
   bank_scope(const bank_scope&) = delete;
   bank_scope& operator=(const bank_scope&) = delete;
 
  private:
-  block<Map, Bus> outer_;
   V saved_;
 };
 
@@ -816,14 +823,14 @@ class bank_scope : public block<Map, Bus, Bank> {
 /// read, write and modify it as block does a register, without naming it.
 template <map_type Map, bus_type Bus, class A>
 class element_view {
-  using R = typename A::element_register;
-  using inner_bus = decltype(detail::rebased(std::declval<const Bus&>(), 0));
+  using R = detail::relocated<typename A::element_register>;
+  using inner_bus = detail::offset_bus<Bus>;
   using inner = block<detail::element_map<Map::bus, R>, inner_bus>;
 
  public:
   /// The register every element repeats (element 0's offset).
-  using register_type = R;
-  /// The element whose bus is `bus` (the array's base moved to this element).
+  using register_type = typename A::element_register;
+  /// The element whose accesses go to `bus` (the array's bus, at the element's offset).
   constexpr explicit element_view(inner_bus bus) noexcept : block_(bus) {}
 
   /// The whole element: one load.
@@ -834,10 +841,11 @@ class element_view {
     return block_.template read<R, F>();
   }
   /// One load, for decoding several fields.
-  mmapx::reg::snapshot<R> snapshot() const { return block_.template snapshot<R>(); }
+  mmapx::reg::snapshot<register_type> snapshot() const { return mmapx::reg::snapshot<register_type>(read()); }
   /// Whether field F holds `v` now: one load.
   template <field_type F>
   bool matches(field_value<F> v) const {
+    static_assert(layout<R>::template can_read<F>, "mmapx::reg: the field is write-only: it cannot be read");
     return (read() & F::mask) == v.bits;
   }
   /// The whole element from a run-time unsigned value no wider than it: one store.

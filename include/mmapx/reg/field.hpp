@@ -198,7 +198,9 @@ struct field {
       return {static_cast<std::uint64_t>(V ? 1 : 0) << Pos};
     } else {
       static_assert(std::is_integral_v<V_type>, "mmapx::reg: a field constant is an integer, bool or enumerator");
-      static_assert(!std::cmp_less(V, 0) && !std::cmp_greater(V, max),
+      // Through the widest type of V's signedness: std::cmp_* refuse character types.
+      constexpr std::conditional_t<std::is_signed_v<V_type>, long long, unsigned long long> wide = V;
+      static_assert(!std::cmp_less(wide, 0) && !std::cmp_greater(wide, max),
                     "mmapx::reg: constant does not fit its field");
       return {static_cast<std::uint64_t>(V) << Pos};
     }
