@@ -351,7 +351,7 @@ int run(const std::vector<std::string>& a) {
   if (cmd == "send" && (a.size() == 3 || a.size() == 4))
     return send(a[1], parse_count(a[2]), a.size() == 4 ? parse_size(a[3]) : 60);
   if (cmd == "recv" && (a.size() == 3 || a.size() == 4))
-    return recv(a[1], parse_count(a[2]), a.size() == 4 ? std::atoi(a[3].c_str()) : 10);
+    return recv(a[1], parse_count(a[2]), a.size() == 4 ? static_cast<int>(parse_count(a[3]) % 86400) : 10);
   if (cmd == "fault" && a.size() == 3) return fault(a[1], a[2]);
   if (cmd == "loop" && a.size() >= 4) {
     loop_options o;
@@ -364,6 +364,11 @@ int run(const std::vector<std::string>& a) {
       else if (opt.rfind("--", 0) != 0 && i == 4) o.size = parse_size(opt);
       else return usage(("unknown option '" + opt + "'").c_str());
     }
+    e1000_driver::check_ring_size("receive", o.cfg.rx_ring);
+    e1000_driver::check_ring_size("transmit", o.cfg.tx_ring);
+    if (o.window >= o.cfg.rx_ring)
+      throw driver_error("--window=" + std::to_string(o.window) + " must be smaller than the receive ring (" +
+                         std::to_string(o.cfg.rx_ring) + " descriptors): the device drops what the ring cannot hold");
     if (o.size != 0 && (o.size > e1000_driver::max_frame || o.size < e1000_frames::min_size))
       throw driver_error("frame of " + std::to_string(o.size) + " bytes: loop sends 60 to 1514 bytes (no jumbo frames)");
     return loop(a[1], a[2], parse_count(a[3]), o);

@@ -148,6 +148,12 @@ run 2 mmapx-e1000 loop "$A" "$B" 10 60 --rx-ring=12
 expect "receive ring of 12 descriptors: the 82540EM takes a multiple of 8"
 run 2 mmapx-e1000 loop "$A" "$B" 10 2000
 expect "frame of 2000 bytes"
+run 2 mmapx-e1000 loop "$A" "$B" 10 60 --rx-ring=64 --window=64
+expect "must be smaller than the receive ring (64 descriptors)"
+run 2 mmapx-e1000 loop "$A" "$B" 0 60
+expect "COUNT must be 1 to 2^32-1"
+run 2 mmapx-e1000 loop ../../../dev/mem "$B" 10 60
+expect "no 82540EM (8086:100e) at ../../../dev/mem"
 run 3 mmapx-e1000 fault "$A" "$B"
 expect "frame 0 (mapped buffer): received intact"
 expect "device error: frame 1"
