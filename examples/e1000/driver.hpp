@@ -327,6 +327,32 @@ class nic {
     counters_.reclaimed += n;
     return n;
   }
+  /// Reclaims until every queued descriptor is back. A driver_error instead of
+  /// a hang when the device cannot complete them within `timeout`: it says
+  /// whether the device took descriptors (TDH moved past them) without
+  /// writing any back (its DMA did not reach the ring, e.g. blocked by the
+  /// IOMMU) or did not move at all.
+  void wait_transmitted(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (reclaim(), in_flight() != 0) {
+      if (std::chrono::steady_clock::now() < deadline) continue;
+      const std::size_t head = regs_.template read<e1000::tdh>();
+      const std::string where = " (TDH=" + std::to_string(head) + ", TDT=" + std::to_string(tx_tail_) +
+                                ", oldest unfinished " + std::to_string(tx_clean_) + ")";
+      if (head != tx_clean_)
+        throw driver_error(name_ + ": device error: the device took transmit descriptors but wrote none back within " +
+                           std::to_string(timeout.count()) + " ms" + where +
+                           ": its DMA did not reach the ring (blocked by the IOMMU?)");
+      throw driver_error(name_ + ": transmit stalled: no descriptor taken within " + std::to_string(timeout.count()) +
+                         " ms" + where);
+    }
+  }
+  /// Points TDBAL/TDBAH at `iova` without moving the ring: for fault-injection
+  /// tests only (an IOVA the IOMMU does not map). setup_transmit() undoes it.
+  void point_transmit_ring_at(std::uint64_t iova) {
+    regs_.template write<e1000::tdbal>(static_cast<std::uint32_t>(iova));
+    regs_.template write<e1000::tdbah>(static_cast<std::uint32_t>(iova >> 32));
+  }
   /// Descriptors queued and not yet reclaimed.
   std::size_t in_flight() const noexcept { return (tx_tail_ + tx_.size() - tx_clean_) % tx_.size(); }
 

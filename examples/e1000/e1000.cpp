@@ -203,10 +203,7 @@ int send(const std::string& bdf, std::uint64_t count, std::size_t size) {
     p.nic->reclaim();
   }
   p.nic->flush();
-  while (p.nic->in_flight() != 0) {
-    p.nic->reclaim();
-    if (clock_type::now() - start > std::chrono::seconds(30)) throw driver_error(bdf + ": transmit did not complete");
-  }
+  p.nic->wait_transmitted(std::chrono::seconds(5));
   const double s = std::chrono::duration<double>(clock_type::now() - start).count();
   std::printf("sent %llu frames in %.3f s: %.0f frames/s\n", (unsigned long long)count, s, count / s);
   print_statistics(bdf.c_str(), p.nic->read_statistics());
@@ -303,8 +300,30 @@ int loop(const std::string& tx_bdf, const std::string& rx_bdf, std::uint64_t cou
   return good == count && counted && cleared ? 0 : 1;
 }
 
-/// A good frame, then one whose descriptor points at an IOVA nothing is mapped at
-/// (the IOMMU blocks the device's read), then a good one again.
+/// Sends frame `seq` (or, with `buffer_iova`, a descriptor pointing there)
+/// and reports whether a frame with that sequence number arrived within 2 s.
+bool send_and_see(port& tx, port& rx, std::uint32_t seq, std::optional<std::uint64_t> buffer_iova = std::nullopt) {
+  std::vector<std::uint8_t> frame(e1000_frames::min_size);
+  e1000_frames::fill(frame, seq, rx.nic->mac(), tx.nic->mac());
+  if (buffer_iova) tx.nic->queue_raw(*buffer_iova, static_cast<std::uint16_t>(frame.size()));
+  else tx.nic->queue(frame);
+  tx.nic->flush();
+  bool seen = false;
+  const auto deadline = clock_type::now() + std::chrono::seconds(2);
+  while (!seen && clock_type::now() < deadline)
+    rx.nic->receive([&](std::span<const std::uint8_t> in) {
+      const auto v = e1000_frames::check(in, rx.nic->mac());
+      seen = seen || (v.ok && v.seq == seq);
+    });
+  return seen;
+}
+
+/// The IOMMU stops a device's DMA to IOVAs nothing is mapped at, and the
+/// driver says so instead of hanging. Frame 0 is good; frame 1's descriptor
+/// points at an unmapped buffer (the device's read is blocked: the frame never
+/// arrives); then the transmit ring itself is pointed at an unmapped IOVA (the
+/// device takes descriptors but cannot write them back: wait_transmitted
+/// reports it); after setting the ring up again, frame 3 is good.
 int fault(const std::string& tx_bdf, const std::string& rx_bdf) {
   vfio::container container = open_container({tx_bdf, rx_bdf});
   e1000_driver::config cfg;
@@ -312,29 +331,37 @@ int fault(const std::string& tx_bdf, const std::string& rx_bdf) {
   port rx(container, rx_bdf, cfg);
   warm_up(tx, rx);
   const std::uint64_t unmapped = (tx.mapping.iova() + tx.dma.size() + (1u << 30)) & ~0xfffull;
-  std::vector<std::uint8_t> frame(60);
   int result = 0;
-  for (std::uint32_t seq = 0; seq < 3; ++seq) {
-    e1000_frames::fill(frame, seq, rx.nic->mac(), tx.nic->mac());
-    if (seq == 1) tx.nic->queue_raw(unmapped, 60);
-    else tx.nic->queue(frame);
-    tx.nic->flush();
-    std::uint64_t got = 0;
-    const auto deadline = clock_type::now() + std::chrono::seconds(2);
-    while (got == 0 && clock_type::now() < deadline)
-      rx.nic->receive([&](std::span<const std::uint8_t> in) { got += e1000_frames::check(in, rx.nic->mac()).ok; });
-    tx.nic->reclaim();
-    if (seq == 1) {
-      std::printf("device error: frame %u, whose descriptor points at IOVA 0x%llx (not mapped), did not arrive: "
-                  "the IOMMU blocked the device's read (DMAR fault in the kernel log)%s\n",
-                  seq, (unsigned long long)unmapped, got ? "; but a frame arrived!" : "");
-      result = got == 0 ? 3 : 1;
-    } else {
-      std::printf("frame %u (mapped buffer): %s\n", seq, got ? "received intact" : "LOST");
-      if (got == 0) return 1;
-    }
+  const bool good0 = send_and_see(tx, rx, 0);
+  std::printf("frame 0 (mapped buffer): %s\n", good0 ? "received intact" : "LOST");
+  tx.nic->wait_transmitted(std::chrono::seconds(2));
+  if (send_and_see(tx, rx, 1, unmapped)) {
+    std::printf("frame 1, buffer at unmapped IOVA 0x%llx, arrived: the IOMMU did not stop the device\n",
+                (unsigned long long)unmapped);
+    result = 1;
+  } else {
+    std::printf("device error: frame 1, whose descriptor points at IOVA 0x%llx (not mapped), did not arrive: "
+                "the IOMMU blocked the device's read (DMAR fault in the kernel log)\n", (unsigned long long)unmapped);
+    result = 3;
   }
-  return result;
+  tx.nic->wait_transmitted(std::chrono::seconds(2));
+  tx.nic->point_transmit_ring_at(unmapped);
+  std::vector<std::uint8_t> frame(e1000_frames::min_size);
+  e1000_frames::fill(frame, 2, rx.nic->mac(), tx.nic->mac());
+  tx.nic->queue(frame);
+  tx.nic->flush();
+  try {
+    tx.nic->wait_transmitted(std::chrono::seconds(1));
+    std::printf("frame 2, transmit ring at unmapped IOVA 0x%llx, completed: the IOMMU did not stop the device\n",
+                (unsigned long long)unmapped);
+    result = 1;
+  } catch (const driver_error& e) {
+    std::printf("%s\n", e.what());
+  }
+  tx.nic->setup_transmit();
+  const bool good3 = send_and_see(tx, rx, 3);
+  std::printf("frame 3 (ring set up again): %s\n", good3 ? "received intact" : "LOST");
+  return good0 && good3 ? result : 1;
 }
 
 int usage(const char* why) {

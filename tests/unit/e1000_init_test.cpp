@@ -35,6 +35,8 @@ class fake_e1000 {
   std::array<std::uint16_t, 64> eeprom{0x5452, 0x1200, 0x5634};  // 52:54:00:12:34:56
   bool link = true;
   bool eeprom_answers = true;
+  bool dma_reaches_memory = true;  ///< false: TDH moves, nothing is written back (an IOMMU fault)
+  bool transmitter_runs = true;    ///< false: TDT writes are ignored (a stuck device)
   std::byte* dma = nullptr;  // the driver's DMA region, at fake_iova
 
   explicit fake_e1000(reg::recorder& rec) {
@@ -66,6 +68,11 @@ class fake_e1000 {
   T& at(std::uint64_t iova) { return *reinterpret_cast<T*>(dma + (iova - fake_iova)); }
 
   void transmit() {
+    if (!transmitter_runs) return;
+    if (!dma_reaches_memory) {
+      regs[0x3810] = regs[0x3818];
+      return;
+    }
     const std::size_t tx_n = regs[0x3808] / 16, rx_n = regs[0x2808] / 16;
     while (regs[0x3810] != regs[0x3818]) {
       auto& t = at<e1000::tx_descriptor>(regs[0x3800] + 16 * regs[0x3810]);
@@ -240,6 +247,32 @@ TEST_CASE("e1000 transmit ring full: queue says so instead of overwriting", "[e1
   r.nic.flush();
   CHECK(r.nic.reclaim() == 7);
   CHECK(r.nic.queue(frame));
+}
+
+TEST_CASE("e1000 wait_transmitted: a device whose DMA fails, or that is stuck, is an error, not a hang", "[e1000]") {
+  rig r;
+  r.nic.init();
+  std::vector<std::uint8_t> frame(60);
+  REQUIRE(r.nic.queue(frame));
+  r.nic.flush();
+  r.nic.wait_transmitted(std::chrono::milliseconds(100));  // a working device: returns
+  CHECK(r.nic.in_flight() == 0);
+
+  r.dev.dma_reaches_memory = false;
+  REQUIRE(r.nic.queue(frame));
+  REQUIRE(r.nic.queue(frame));
+  r.nic.flush();
+  CHECK_THROWS_WITH(r.nic.wait_transmitted(std::chrono::milliseconds(20)),
+                    Contains("fake0: device error: the device took transmit descriptors but wrote none back") &&
+                        Contains("TDH=3, TDT=3, oldest unfinished 1"));
+
+  rig stuck;
+  stuck.nic.init();
+  stuck.dev.transmitter_runs = false;
+  REQUIRE(stuck.nic.queue(frame));
+  stuck.nic.flush();
+  CHECK_THROWS_WITH(stuck.nic.wait_transmitted(std::chrono::milliseconds(20)),
+                    Contains("transmit stalled: no descriptor taken within 20 ms (TDH=0, TDT=1"));
 }
 
 TEST_CASE("e1000 ring sizes the hardware does not allow are refused", "[e1000]") {
