@@ -367,7 +367,10 @@ class nic {
       if ((device_written(d.status) & e1000::rx_status::dd) == 0) break;
       dma_rmb();
       const auto* data = reinterpret_cast<const std::uint8_t*>(buffers_ + layout_.rx_buffers + rx_next_ * buffer_size);
-      if ((d.errors & e1000::rx_errors_frame) != 0 || (d.status & e1000::rx_status::eop) == 0) {
+      // A frame with an error bit, spread over several buffers (no EOP) or longer than
+      // its buffer is counted, never handed on.
+      if ((d.errors & e1000::rx_errors_frame) != 0 || (d.status & e1000::rx_status::eop) == 0 ||
+          d.length > buffer_size) {
         ++counters_.rx_errors;
       } else {
         on_frame(std::span<const std::uint8_t>(data, d.length));
