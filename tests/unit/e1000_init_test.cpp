@@ -355,3 +355,29 @@ TEST_CASE("e1000 statistics: 64-bit counters read low half then high half", "[e1
   CHECK(rec.log[0].offset == 0x40c0);
   CHECK(rec.log[1].offset == 0x40c4);
 }
+
+TEST_CASE("e1000 test frames: check() finds any changed byte, a wrong length or destination", "[e1000]") {
+  const e1000_frames::mac_address dst{2, 0, 0, 0, 0, 1}, src{2, 0, 0, 0, 0, 2}, other{2, 0, 0, 0, 0, 3};
+  for (std::uint32_t seq : {0u, 1u, 77u, 0xffffffffu}) {
+    std::vector<std::uint8_t> frame(e1000_frames::mixed_size(seq));
+    REQUIRE(frame.size() >= e1000_frames::min_size);
+    REQUIRE(frame.size() <= e1000_frames::max_size);
+    e1000_frames::fill(frame, seq, dst, src);
+    const auto good = e1000_frames::check(frame, dst);
+    CHECK(good.ok);
+    CHECK(good.seq == seq);
+    CHECK_FALSE(e1000_frames::check(frame, other).ok);
+    for (std::size_t i : {std::size_t{20}, frame.size() / 2, frame.size() - 1}) {
+      auto bad = frame;
+      bad[i] ^= 0x01;
+      const auto v = e1000_frames::check(bad, dst);
+      CHECK_FALSE(v.ok);
+      CHECK_THAT(v.problem, Contains("byte " + std::to_string(i)));
+    }
+    auto cut = frame;
+    cut.pop_back();
+    CHECK_THAT(e1000_frames::check(cut, dst).problem, Contains("bytes received"));
+  }
+  const std::vector<std::uint8_t> runt(10);
+  CHECK_THAT(e1000_frames::check(runt, dst).problem, Contains("shorter than the header"));
+}
