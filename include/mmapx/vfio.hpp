@@ -201,6 +201,30 @@ bool get_info_with_caps(int fd, unsigned long request, Info& head, std::vector<s
   return true;
 }
 
+/// Why [offset, offset + length) of region `info` cannot be mapped (with
+/// write access when `write`), with the error to report, or nullptr when it
+/// can: the region must exist, allow mmap (and writes, if asked), and, with
+/// the sparse-mmap capability, hold the range inside one mappable area.
+inline const char* unmappable(const region_info& info, std::uint64_t offset, std::uint64_t length, bool write,
+                              std::error_code& code) noexcept {
+  code = std::make_error_code(std::errc::operation_not_supported);
+  if (info.size == 0) return "map VFIO region (the region does not exist: size 0, e.g. an unimplemented BAR)";
+  if (!info.mappable) {
+    return "map VFIO region (vfio-pci does not allow mmap of this region: an I/O-port BAR, the ROM or "
+           "config space, or a BAR smaller than a page; use read()/write())";
+  }
+  code = std::make_error_code(std::errc::permission_denied);
+  if (write && !info.writable) return "map VFIO region writable (the region is read-only)";
+  code = make_error_code(errc::range_outside_region);
+  if (length == 0 || !range_within(offset, length, info.size)) return "map VFIO region (range outside the region)";
+  if (info.areas.empty()) return nullptr;
+  for (const auto& a : info.areas) {
+    if (offset >= a.offset && range_within(offset - a.offset, length, a.size)) return nullptr;
+  }
+  return "map VFIO region (the range is not inside one mappable area of the sparse-mmap capability; "
+         "the rest, e.g. the MSI-X table, is reachable only through read()/write())";
+}
+
 /// The container's state: shared by the container, its devices and every
 /// DMA mapping, so a mapping can always unmap itself and free its IOVAs.
 struct container_state {
@@ -319,7 +343,8 @@ class interrupts {
 public:
   /// No interrupts: vectors() is 0.
   interrupts() noexcept = default;
-  interrupts(interrupts&&) noexcept = default;
+  /// Takes over `other`'s eventfds; `other` is left with none.
+  interrupts(interrupts&& other) noexcept = default;
   /// Disables the current interrupts, then takes over `other`'s.
   interrupts& operator=(interrupts&& other) noexcept {
     if (this != &other) {
@@ -572,34 +597,15 @@ private:
     return out;
   }
 
-  /// Why [offset, offset + length) of `info` cannot be mapped, or nullptr.
-  template <access A>
-  static const char* unmappable(const vfio::region_info& info, std::uint64_t offset, std::uint64_t length) noexcept {
-    if (info.size == 0) return "map VFIO region (the region does not exist: size 0, e.g. an unimplemented BAR)";
-    if (!info.mappable) {
-      return "map VFIO region (vfio-pci does not allow mmap of this region: an I/O-port BAR, the ROM or "
-             "config space, or a BAR smaller than a page; use read()/write())";
-    }
-    if (A != access::read && !info.writable) return "map VFIO region writable (the region is read-only)";
-    if (!range_within(offset, length, info.size)) return "map VFIO region (range outside the region)";
-    if (info.areas.empty()) return nullptr;
-    for (const auto& a : info.areas) {
-      if (offset >= a.offset && range_within(offset - a.offset, length, a.size)) return nullptr;
-    }
-    return "map VFIO region (the range is not inside one mappable area of the sparse-mmap capability; "
-           "the rest, e.g. the MSI-X table, is reachable only through read()/write())";
-  }
-
   template <access A>
   region<A> map_impl(unsigned index, std::uint64_t offset, std::size_t length, const map_options& opts,
                      detail::failure& f) const noexcept {
     const auto info = region_info_impl(index, f);
     if (f) return {};
     if (length == 0 && offset < info.size) length = static_cast<std::size_t>(info.size - offset);
-    if (const char* why = unmappable<A>(info, offset, length)) {
-      const bool range = std::strstr(why, "range") != nullptr;
-      f.at(range ? offset : index).fail(range ? make_error_code(errc::range_outside_region)
-                                              : std::make_error_code(std::errc::operation_not_supported), why);
+    std::error_code code;
+    if (const char* why = detail::unmappable(info, offset, length, A != access::read, code)) {
+      f.at(offset).fail(code, why);
       return {};
     }
     auto fd = mmapx::detail::dup_fd(fd_.get(), f);
@@ -629,12 +635,12 @@ private:
 
   bool bus_master_impl(bool on, detail::failure& f) const noexcept {
     std::uint16_t command = 0;
-    if (!transfer_impl(VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND_OFFSET, &command, 2, false, f)) return false;
+    if (!transfer_impl(VFIO_PCI_CONFIG_REGION_INDEX, command_register, &command, 2, false, f)) return false;
     command = on ? static_cast<std::uint16_t>(command | mmapx::detail::pci_bus_master)
                  : static_cast<std::uint16_t>(command & ~mmapx::detail::pci_bus_master);
-    return transfer_impl(VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND_OFFSET, &command, 2, true, f);
+    return transfer_impl(VFIO_PCI_CONFIG_REGION_INDEX, command_register, &command, 2, true, f);
   }
-  static constexpr std::uint64_t PCI_COMMAND_OFFSET = 4;
+  static constexpr std::uint64_t command_register = 4;  // PCI config offset of the command register
 
   bool reset_impl(detail::failure& f) const noexcept {
     f.subject = address_.c_str();
@@ -775,7 +781,10 @@ inline bool check_vfio_device(const char* address, unsigned& group, failure& f) 
 
 /// A VFIO container: the IOMMU context that devices' groups join and DMA
 /// mappings live in. Cheap to move; the state it shares with its devices
-/// and mappings lives until the last of them is gone.
+/// and mappings lives until the last of them is gone. map_dma and the
+/// unmapping of mappings may run on several threads at once; open_device
+/// may not run concurrently with anything else on the same container. The
+/// kernel lets only the process that made a DMA mapping unmap it.
 class container {
 public:
   /// No container: is_open() is false.

@@ -90,3 +90,37 @@ TEST_CASE("VFIO: objects that own nothing are safe to use and say so", "[vfio]")
   irq.unmask(ec);
   CHECK(ec == mmapx::errc::not_mapped);
 }
+
+TEST_CASE("VFIO: which ranges of a region may be mapped (sparse-mmap areas)", "[vfio]") {
+  // A 16 KiB BAR whose middle page (say, an MSI-X table) may not be mapped.
+  vfio::region_info bar;
+  bar.size = 0x4000;
+  bar.readable = bar.writable = bar.mappable = true;
+  bar.areas = {{0x0, 0x1000}, {0x2000, 0x2000}};
+  std::error_code code;
+  using mmapx::vfio::detail::unmappable;
+  CHECK(unmappable(bar, 0, 0x1000, true, code) == nullptr);
+  CHECK(unmappable(bar, 0x10, 0x20, true, code) == nullptr);
+  CHECK(unmappable(bar, 0x2000, 0x2000, true, code) == nullptr);
+  CHECK(unmappable(bar, 0x3ffc, 4, false, code) == nullptr);
+  for (auto [offset, length] : {std::pair<std::uint64_t, std::uint64_t>{0, 0x4000}, {0x800, 0x1000}, {0x1000, 0x10},
+                                {0x1ff0, 0x20}, {0x3ffc, 8}, {0x4000, 1}, {UINT64_MAX, 2}, {0, 0}}) {
+    INFO(offset << " + " << length);
+    CHECK(unmappable(bar, offset, length, true, code) != nullptr);
+    CHECK(code == mmapx::errc::range_outside_region);
+  }
+  CHECK(std::string(unmappable(bar, 0x1000, 0x10, true, code)).find("sparse-mmap") != std::string::npos);
+  // Without the capability, all of it.
+  bar.areas.clear();
+  CHECK(unmappable(bar, 0, 0x4000, true, code) == nullptr);
+  // Read-only, not mappable, absent.
+  bar.writable = false;
+  CHECK(unmappable(bar, 0, 0x1000, false, code) == nullptr);
+  CHECK(unmappable(bar, 0, 0x1000, true, code) != nullptr);
+  CHECK(code == std::errc::permission_denied);
+  bar.mappable = false;
+  CHECK(std::string(unmappable(bar, 0, 0x1000, false, code)).find("does not allow mmap") != std::string::npos);
+  CHECK(code == std::errc::operation_not_supported);
+  bar.size = 0;
+  CHECK(std::string(unmappable(bar, 0, 0x1000, false, code)).find("does not exist") != std::string::npos);
+}
