@@ -66,6 +66,14 @@ TEST_CASE("arrays: elements at a stride, by constant or run-time index, checked 
                        wr(0x4c, 32, 0x80000001), wr(0x54, 32, 0x80000002), wr(0x5c, 32, 0x80000003),
                        rd(0x4c, 32, 0x8000ffff)});
 
+  rec.clear();
+  rec.replies = {0x80001234, 0x80001234, 0x00000007};
+  const auto e = dev.at<rah>(3);
+  CHECK(e.snapshot().get<rah_reg::high>() == 0x1234);
+  CHECK(e.matches(rah_reg::valid::val<1>));
+  e.modify(rah_reg::valid::val<1>);  // keeps high (and the undeclared bits) from the load
+  CHECK(rec.log == Log{rd(0x5c, 32, 0x80001234), rd(0x5c, 32, 0x80001234), rd(0x5c, 32, 7), wr(0x5c, 32, 0x80000007)});
+
   std::error_code ec;
   (void)dev.checked_at<ral>(4, ec);
   CHECK(ec == mmapx::errc::value_out_of_range);

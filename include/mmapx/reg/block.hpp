@@ -829,7 +829,7 @@ class element_view {
 
  public:
   /// The register every element repeats (element 0's offset).
-  using register_type = typename A::element_register;
+  using element_register = typename A::element_register;
   /// The element whose accesses go to `bus` (the array's bus, at the element's offset).
   constexpr explicit element_view(inner_bus bus) noexcept : block_(bus) {}
 
@@ -841,7 +841,7 @@ class element_view {
     return block_.template read<R, F>();
   }
   /// One load, for decoding several fields.
-  mmapx::reg::snapshot<register_type> snapshot() const { return mmapx::reg::snapshot<register_type>(read()); }
+  mmapx::reg::snapshot<element_register> snapshot() const { return mmapx::reg::snapshot<element_register>(read()); }
   /// Whether field F holds `v` now: one load.
   template <field_type F>
   bool matches(field_value<F> v) const {

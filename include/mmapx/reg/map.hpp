@@ -5,8 +5,15 @@
 //   using edu_map = reg::map<"edu", 0x100000, reg::contract{reg::w32 | reg::w64},
 //                            id, liveness, status, ...>;
 //
-// The whole layout is checked here, at compile time: registers aligned to
-// their width, inside the block, not overlapping, reachable on the bus.
+// Besides registers, a map lists reg::array (one register repeated at a
+// stride: RAL[16]), reg::block_array (a set of registers repeated: per-queue
+// blocks) and reg::bank (registers shown only while a select field holds a
+// value: the 16550's divisor latch). A read-only and a write-only register
+// at the same offset are aliases (RBR/THR).
+//
+// The whole layout is checked here, at compile time, on every element of
+// every array: registers aligned to their width, inside the block, not
+// overlapping (except as aliases or in different banks), reachable on the bus.
 #pragma once
 
 #include <mmapx/reg/register.hpp>
@@ -333,6 +340,34 @@ constexpr bool names_unique(register_list<Rs...>, Es...) noexcept {
       if (!names[i].empty() && names[i] == names[j]) return false;
   return true;
 }
+template <class F, class List>
+struct owner_of;
+
+/// A block array's own map accesses the device on the enclosing map's contract.
+template <contract Bus, class E>
+constexpr bool same_contract() noexcept {
+  if constexpr (block_array_type<E>)
+    return E::block_map::bus.widths == Bus.widths && E::block_map::bus.split == Bus.split;
+  else
+    return true;
+}
+
+/// A bank's select field is in exactly one register of the map, which can be
+/// read without side effects (to restore it) and written.
+template <class Registers, class E>
+constexpr bool bank_select_valid() noexcept {
+  if constexpr (bank_type<E>) {
+    using found = owner_of<typename E::select_field, Registers>;
+    if constexpr (found::count != 1) {
+      return false;
+    } else {
+      using S = typename found::type;
+      return layout<S>::readable && layout<S>::writable && !layout<S>::read_side_effects;
+    }
+  } else {
+    return true;
+  }
+}
 template <class... Rs, class... Es>
 constexpr bool layouts_checked(register_list<Rs...>, Es...) noexcept {
   auto element_layout = []<class E>(E) {
@@ -385,6 +420,11 @@ struct map {
   static_assert(detail::names_unique(registers{}, Entries{}...), "mmapx::reg: two registers share a name");
   // Instantiating each register's layout runs its field checks with the map's.
   static_assert(detail::layouts_checked(registers{}, Entries{}...));
+  static_assert((detail::same_contract<Bus, Entries>() && ...),
+                "mmapx::reg: a block array's map must have the bus contract of the map that lists it");
+  static_assert((detail::bank_select_valid<registers, Entries>() && ...),
+                "mmapx::reg: a bank's select field must be in one register of the map, readable without side "
+                "effects and writable");
   static_assert([] {
     for (const auto& p : detail::placements<Entries...>())
       if ((Bus.widths & p.bytes) == 0 && !(p.bytes == 8 && (Bus.widths & w32) != 0)) return false;

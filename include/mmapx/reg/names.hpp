@@ -4,7 +4,9 @@
 // the typed calls (unknown name, value too large, read-only target).
 //
 // The tables are made from the map's types, so a dump or a command line can
-// never disagree with the typed declaration. The parser reads untrusted text
+// never disagree with the typed declaration. Every array element has an entry
+// of its own ("ral[3]", "txq[1].tdt"); a bank member's entry says how to
+// select its bank. The parser reads untrusted text
 // (a command line, a fuzzer's bytes): it never reads past its input, never
 // overflows, and reports every mistake through error.hpp.
 #pragma once

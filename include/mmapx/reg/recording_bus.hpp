@@ -25,11 +25,11 @@ struct access_record {
   enum class op : std::uint8_t { read, write };
   /// Which of the two this access was.
   op kind;
-  /// Byte offset from the block's base.
+  /// Byte offset from the map's base (an array element's or a block copy's included).
   std::size_t offset;
   /// Access width: 8, 16, 32 or 64 (a split 64-bit access logs two 32-bit ones).
   unsigned bits;
-  /// The value read or written, zero-extended.
+  /// The value read (as on_read or the replies answered it) or written, zero-extended.
   std::uint64_t value;
 
   /// Member by member, so that whole logs compare with ==.
