@@ -112,6 +112,9 @@ def parse_args(argv):
                    help="add a kernel module to /modules (repeatable)")
     p.add_argument("--module-dir", action="append", default=[], metavar="DIR",
                    help="add every *.ko in DIR to /modules (repeatable)")
+    p.add_argument("--kernel-module", action="append", default=[], metavar="REL",
+                   help="add a module of the guest's kernel to /modules, by its path under "
+                        "/lib/modules/<ver>/ (e.g. kernel/drivers/net/ethernet/intel/e1000/e1000.ko)")
     p.add_argument("--require-module", action="append", default=[], metavar="NAME",
                    help="skip unless /modules/NAME.ko is present")
     p.add_argument("--insmod", action="append", default=[], metavar="NAME",
@@ -176,6 +179,10 @@ def guest_files(args, version):
     files = [(args.program, "bin/vmtest")]
     modules = set()
     kos = [f"/lib/modules/{version}/{m}" for m in KERNEL_MODULES]
+    for rel in args.kernel_module:
+        if not os.path.isfile(f"/lib/modules/{version}/{rel}"):
+            skip(f"the kernel {version} has no module {rel}")
+        kos.append(f"/lib/modules/{version}/{rel}")
     kos += args.module
     for directory in args.module_dir:
         kos += sorted(glob.glob(os.path.join(directory, "*.ko")))
