@@ -28,6 +28,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <bit>
@@ -61,14 +62,17 @@ struct scan_options {
 /// max_sectors_kb; 128 KiB to a few MiB), so a larger range goes in pieces.
 inline constexpr std::uint64_t read_ahead_chunk = std::uint64_t{512} << 10;
 
-/// Asks the kernel to start reading bytes [offset, offset + length) of `fd`
-/// into the page cache, and returns without waiting (POSIX_FADV_WILLNEED, in
-/// pieces of read_ahead_chunk). A hint: it reports nothing, and a descriptor
-/// it does not apply to (a pipe, a closed fd, a device) is left alone. Pages
-/// already cached cost a look-up each.
+/// Asks the kernel to start reading bytes [offset, offset + length) of the
+/// regular file `fd` into the page cache, and returns without waiting
+/// (POSIX_FADV_WILLNEED, in pieces of read_ahead_chunk; the range is clipped
+/// to the file's size). A hint: it reports nothing, and a descriptor it does
+/// not apply to (a pipe, a closed fd, a device) is left alone. Pages already
+/// cached cost a look-up each.
 inline void read_ahead(int fd, std::uint64_t offset, std::uint64_t length) noexcept {
+  struct ::stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return;
   const auto end = checked_add(offset, length);
-  const std::uint64_t stop = end && *end <= largest_file_end ? *end : largest_file_end;
+  const std::uint64_t stop = std::min(end ? *end : UINT64_MAX, static_cast<std::uint64_t>(st.st_size));
   for (std::uint64_t at = offset; at < stop; at += read_ahead_chunk) {
     const std::uint64_t n = std::min(read_ahead_chunk, stop - at);
     if (::posix_fadvise(fd, static_cast<off_t>(at), static_cast<off_t>(n), POSIX_FADV_WILLNEED) != 0) return;
