@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
+#include <thread>
 
 #include "catch.hpp"
 #include "copy.hpp"
@@ -162,19 +164,88 @@ TEST_CASE("a SIGBUS in mmcp's guarded copy and compare becomes an error, and the
   REQUIRE(::ftruncate(file.fd.get(), 0) == 0);  // someone else shrinks the file under the mapping
 
   char copy[64];
-  mmapx::detail::failure fault;
-  CHECK_FALSE(mmapx::detail::guarded_memcpy(copy, mapped.data() + 4096, sizeof copy, 4096, "copy", fault));
-  CHECK(fault.code == std::errc::bad_address);
-  CHECK(fault.address == 4096);
-  mmapx::detail::failure compare_fault;
+  std::error_code ec;
+  mmapx::guarded_copy(copy, mapped.data() + 4096, sizeof copy, 4096, ec);
+  CHECK(ec == std::errc::bad_address);
+  // The offset given is where the window starts in the file: the error names the missing byte's.
+  CHECK_THROWS_WITH(mmapx::guarded_copy(copy, mapped.data() + 4096, sizeof copy, 4096),
+                    Catch::Matchers::Contains("at 0x1000"));
   const std::string fine(64, 'x');
-  CHECK(mmapx::detail::guarded_mismatch(mapped.data(), fine.data(), fine.size(), 0, "compare", compare_fault) ==
-        fine.size());
-  CHECK(compare_fault.code == std::errc::bad_address);
-  mmapx::detail::failure no_fault;
-  CHECK(mmapx::detail::guarded_memcpy(copy, fine.data(), fine.size(), 0, "copy", no_fault));
-  CHECK(!no_fault);
+  CHECK(mmapx::guarded_mismatch(mapped.data(), fine.data(), fine.size(), 0, ec) == fine.size());
+  CHECK(ec == std::errc::bad_address);
+  mmapx::guarded_copy(copy, fine.data(), fine.size(), 0, ec);
+  CHECK(!ec);
   CHECK(std::string(copy, fine.size()) == fine);
+
+  // A window that already lies past the shrunken end is not mapped at all: an error naming the source.
+  open_file dst(dir / "dst", O_RDWR | O_CREAT);
+  REQUIRE(::ftruncate(dst.fd.get(), 2 * 4096) == 0);
+  REQUIRE(::ftruncate(file.fd.get(), 4096) == 0);
+  CHECK_FALSE(mmcp::copy_window(file.ref(), dst.ref(), 0, 2 * 4096, mmcp::strategy::mmap, f));
+  CHECK(f.code == mmapx::errc::length_beyond_end);
+  CHECK(std::string(f.operation) == "map");
+  CHECK(std::string(f.subject) == file.name);
+}
+
+TEST_CASE("copies on several threads give the same bytes, holes and progress as one") {
+  const unsigned threads = GENERATE(1u, 2u, 3u, 8u);
+  const auto how = GENERATE(mmcp::strategy::write, mmcp::strategy::mmap);
+  temp_dir dir;
+  open_file src(dir / "src", O_RDWR | O_CREAT);
+  REQUIRE(::ftruncate(src.fd.get(), 10 * MiB + 77) == 0);
+  pwrite_all(src.fd.get(), pattern(3 * MiB + 5, 1), 0);
+  pwrite_all(src.fd.get(), pattern(2 * MiB, 2), 6 * MiB);
+  pwrite_all(src.fd.get(), pattern(77, 3), 10 * MiB);
+  open_file dst(dir / "dst", O_RDWR | O_CREAT);
+  mmcp::failure f;
+  const auto extents = extents_of(src);
+  REQUIRE(mmcp::reserve_extents(dst.ref(), 10 * MiB + 77, extents, f));
+  std::vector<std::uint64_t> reported;  // the callback is called one at a time: no lock needed here
+  REQUIRE(mmcp::copy_extents(src.ref(), dst.ref(), extents, how, 256 * 1024,
+                             [&](std::uint64_t done) { reported.push_back(done); }, f,
+                             {.threads = threads, .min_parallel_bytes = 0}));
+  CHECK(read_file(dir / "dst") == read_file(dir / "src"));
+  CHECK(extents_of(dst) == extents);
+  std::uint64_t data = 0;
+  for (const auto& e : extents) data += e.length;
+  REQUIRE(!reported.empty());
+  CHECK(std::is_sorted(reported.begin(), reported.end()));
+  CHECK(reported.back() == data);
+  CHECK(reported.size() == mmcp::windows_of(extents, 256 * 1024).size());
+}
+
+TEST_CASE("a failing window on one thread fails the copy with that error and stops the others") {
+  temp_dir dir;
+  write_file(dir / "src", pattern(8 * MiB));
+  open_file src(dir / "src", O_RDWR), dst(dir / "dst", O_RDWR | O_CREAT);
+  mmcp::failure f;
+  const std::vector<mmcp::extent> extents{{0, 8 * MiB}};
+  REQUIRE(mmcp::reserve_extents(dst.ref(), 8 * MiB, extents, f));
+  REQUIRE(::ftruncate(src.fd.get(), 3 * MiB) == 0);  // windows past 3 MiB cannot be mapped or read
+  CHECK_FALSE(mmcp::copy_extents(src.ref(), dst.ref(), extents, mmcp::strategy::write, 1 * MiB, {}, f,
+                                 {.threads = 4, .min_parallel_bytes = 0}));
+  REQUIRE(f);
+  CHECK(std::string(f.subject) == src.name);
+}
+
+TEST_CASE("the automatic thread count keeps small copies on one thread and never exceeds the windows") {
+  const mmcp::parallelism automatic{};
+  CHECK(mmcp::thread_count(automatic, 1, 4096, mmcp::default_window) == 1);
+  CHECK(mmcp::thread_count(automatic, 16, automatic.min_parallel_bytes - 1, 1 << 20) == 1);
+  const unsigned big = mmcp::thread_count(automatic, 64, std::uint64_t{4} << 30, mmcp::default_window);
+  CHECK(big >= 1);
+  CHECK(big <= std::max(std::thread::hardware_concurrency(), 1u));
+  CHECK(mmcp::thread_count(automatic, 2, std::uint64_t{4} << 30, mmcp::default_window) <= 2);
+  CHECK(mmcp::thread_count({.threads = 8}, 3, 4096, mmcp::default_window) == 3);
+  CHECK(mmcp::thread_count({.threads = 2}, 100, 4096, mmcp::default_window) == 2);
+}
+
+TEST_CASE("windows_of cuts extents at multiples of the window") {
+  using W = std::vector<std::pair<std::uint64_t, std::size_t>>;
+  W got;
+  for (const auto& w : mmcp::windows_of({{100, 300}, {1000, 24}}, 256)) got.emplace_back(w.offset, w.length);
+  CHECK(got == W{{100, 156}, {256, 144}, {1000, 24}});
+  CHECK(mmcp::windows_of({}, 256).empty());
 }
 
 TEST_CASE("the write strategy reports a source that shrank as a read error, not a crash") {

@@ -40,6 +40,7 @@ constexpr std::uint64_t progress_threshold = std::uint64_t{64} << 20;
 struct settings {
   mmcp::strategy how = mmcp::default_strategy;
   std::size_t window = mmcp::default_window;
+  mmcp::parallelism parallel;
   bool verify = false;
   enum class bar { automatic, always, never } progress = bar::automatic;
 };
@@ -54,6 +55,8 @@ void print_help() {
       "  --strategy=NAME     how bytes move (see below)\n"
       "  --window=SIZE       bytes mapped at a time, a multiple of the page size;\n"
       "                      suffixes K, M, G (default %zuM)\n"
+      "  --threads=N         copy N windows at once (default: one per core, as memory\n"
+      "                      allows; copies under %" PRIu64 " MiB use one thread)\n"
       "  --progress          always show a progress bar on stderr\n"
       "  --no-progress       never show one (default: only on a terminal, for copies\n"
       "                      of %" PRIu64 " MiB or more)\n"
@@ -61,7 +64,7 @@ void print_help() {
       "  -V, --version       show the version and exit\n"
       "\n"
       "Strategies:\n",
-      mmcp::default_window >> 20, progress_threshold >> 20);
+      mmcp::default_window >> 20, mmcp::parallelism{}.min_parallel_bytes >> 20, progress_threshold >> 20);
   for (const auto& s : mmcp::strategies) {
     std::printf("  %-18.*s  %.*s\n", static_cast<int>(s.name.size()), s.name.data(),
                 static_cast<int>(s.summary.size()), s.summary.data());
@@ -104,7 +107,7 @@ std::optional<std::size_t> parse_size(const char* text) {
   return static_cast<std::size_t>(number) << shift;
 }
 
-void report(const mmapx::detail::failure& f) {
+void report(const mmcp::failure& f) {
   std::fprintf(stderr, "mmcp: cannot %s '%s': %s\n", f.operation, f.subject != nullptr ? f.subject : "?",
                f.code.message().c_str());
 }
@@ -123,24 +126,23 @@ extern "C" void remove_pending_and_die(int sig) {
 /// A temporary file in `dir`, removed by its destructor unless kept.
 class temp_file {
 public:
-  bool create(const fs::path& target, mmapx::detail::failure& f) {
+  bool create(const fs::path& target, const mmcp::file_ref& named, mmcp::failure& f) {
     const std::string name = (target.parent_path() / ("." + target.filename().string() + ".mmcp-XXXXXX")).string();
     if (name.size() >= sizeof pending_temp) {
-      f.subject = nullptr;
-      return f.fail(std::make_error_code(std::errc::filename_too_long), "create temporary file for");
+      return f.fail(named, std::make_error_code(std::errc::filename_too_long), "create temporary file for");
     }
     pending_set = 0;
     std::memcpy(pending_temp, name.c_str(), name.size() + 1);
     fd_ = mmapx::unique_fd(::mkostemp(pending_temp, O_CLOEXEC));
-    if (!fd_) return f.fail_errno("create a temporary file next to");
+    if (!fd_) return f.fail_errno(named, "create a temporary file next to");
     path_ = pending_temp;
     pending_set = 1;
     return true;
   }
   int fd() const { return fd_.get(); }
 
-  bool keep_as(const fs::path& target, mmapx::detail::failure& f) {
-    if (::rename(path_.c_str(), target.c_str()) != 0) return f.fail_errno("rename temporary file to");
+  bool keep_as(const fs::path& target, const mmcp::file_ref& named, mmcp::failure& f) {
+    if (::rename(path_.c_str(), target.c_str()) != 0) return f.fail_errno(named, "rename temporary file to");
     pending_set = 0;
     path_.clear();
     return true;
@@ -198,9 +200,10 @@ bool same_file(const struct ::stat& a, const struct ::stat& b) {
 
 /// Copies `src` to `dst_arg` (a file, or a directory to copy into).
 bool copy_one(const char* src, const fs::path& dst_arg, const settings& s) {
-  mmapx::detail::failure f;
-  auto source = mmapx::detail::open_fd(src, O_RDONLY | O_NONBLOCK, 0, f);  // NONBLOCK: a FIFO must not hang us
-  if (!source) return report(f), false;
+  mmcp::failure f;
+  // O_NONBLOCK: opening a FIFO must not hang us (and then cannot be interrupted).
+  mmapx::unique_fd source(::open(src, O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!source) return f.fail_errno({-1, src}, "open"), report(f), false;
   struct ::stat src_st {};
   if (::fstat(source.get(), &src_st) != 0) {
     std::fprintf(stderr, "mmcp: cannot stat '%s': %s\n", src, std::strerror(errno));
@@ -254,8 +257,7 @@ bool copy_one(const char* src, const fs::path& dst_arg, const settings& s) {
   }
 
   temp_file temp;
-  f.subject = target_name.c_str();
-  if (!temp.create(target, f)) return report(f), false;
+  if (!temp.create(target, {-1, target_name.c_str()}, f)) return report(f), false;
 
   const mmcp::file_ref in{source.get(), src};
   const mmcp::file_ref out{temp.fd(), target_name.c_str()};
@@ -272,12 +274,12 @@ bool copy_one(const char* src, const fs::path& dst_arg, const settings& s) {
   {
     progress_bar bar(show, data_bytes);
     if (!mmcp::copy_extents(in, out, extents, s.how, s.window, [&](std::uint64_t done) { bar.update(done); },
-                            f)) {
+                            f, s.parallel)) {
       return report(f), false;
     }
   }
   if (::fchmod(temp.fd(), src_st.st_mode & 07777) != 0) {
-    mmcp::fail_errno_on(f, out, "set permissions of");
+    f.fail_errno(out, "set permissions of");
     return report(f), false;
   }
   if (s.verify) {
@@ -289,8 +291,7 @@ bool copy_one(const char* src, const fs::path& dst_arg, const settings& s) {
       return false;
     }
   }
-  f.subject = target_name.c_str();
-  if (!temp.keep_as(target, f)) return report(f), false;
+  if (!temp.keep_as(target, out, f)) return report(f), false;
   return true;
 }
 
@@ -324,6 +325,12 @@ int main(int argc, char** argv) {
       const auto how = mmcp::parse_strategy(value);
       if (!how) return usage_error("unknown strategy", value);
       s.how = *how;
+    } else if (arg.starts_with("--threads=") || arg == "--threads") {
+      const char* value = arg == "--threads" ? (i + 1 < argc ? argv[++i] : nullptr) : argv[i] + 10;
+      if (value == nullptr) return usage_error("option requires an argument:", "--threads");
+      const auto threads = std::strspn(value, "0123456789") == std::strlen(value) ? parse_size(value) : std::nullopt;
+      if (!threads || *threads == 0 || *threads > 1024) return usage_error("invalid thread count (want 1 to 1024)", value);
+      s.parallel.threads = static_cast<unsigned>(*threads);
     } else if (arg.starts_with("--window=") || arg == "--window") {
       const char* value = arg == "--window" ? (i + 1 < argc ? argv[++i] : nullptr) : argv[i] + 9;
       if (value == nullptr) return usage_error("option requires an argument:", "--window");

@@ -158,6 +158,12 @@ def test_every_strategy_and_window(d):
             code, _, err = run(f"--strategy={name}", f"--window={window}", "--verify", d / "src", d / "dst")
             assert code == 0, (name, window, err)
             assert_same_copy(d / "src", d / "dst")
+        for threads in ("1", "3"):  # windows copied on several threads at once
+            (d / "dst").unlink(missing_ok=True)
+            code, _, err = run(f"--strategy={name}", "--window=64K", f"--threads={threads}", "--verify",
+                               d / "src", d / "dst")
+            assert code == 0, (name, threads, err)
+            assert_same_copy(d / "src", d / "dst")
 
 
 def test_sparse_file_keeps_holes(d):
@@ -302,7 +308,12 @@ def test_help_version_and_usage_errors(d):
                           (("--window=3", "a", "b"), "invalid window size"),
                           (("--window=0", "a", "b"), "invalid window size"),
                           (("--window=12Q", "a", "b"), "invalid window size"),
-                          (("--window=99999999999G", "a", "b"), "invalid window size")]:
+                          (("--window=99999999999G", "a", "b"), "invalid window size"),
+                          (("--threads=0", "a", "b"), "invalid thread count"),
+                          (("--threads=2K", "a", "b"), "invalid thread count"),
+                          (("--threads=-1", "a", "b"), "invalid thread count"),
+                          (("--threads=1025", "a", "b"), "invalid thread count"),
+                          (("--threads",), "option requires an argument")]:
         code, out, err = run(*args)
         assert code == 2 and message in err and "Try 'mmcp --help'" in err, (args, code, err)
     write(d / "-dash", b"x")
@@ -345,7 +356,7 @@ def test_five_gib_sparse(d):
               (size - 5000, pattern(5000, 5))]             # at the very end
     make_sparse(d / "src", size, pieces)
     os.chmod(d / "src", 0o640)
-    for args in ((), ("--strategy=mmap",), ("--verify", "--window=2M")):
+    for args in ((), ("--strategy=mmap",), ("--verify", "--window=2M"), ("--threads=4", "--window=1M")):
         (d / "dst").unlink(missing_ok=True)
         code, _, err = run(*args, d / "src", d / "dst")
         assert code == 0, (args, err)

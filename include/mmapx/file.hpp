@@ -145,6 +145,15 @@ region<A> map_file_fd(int fd, const file_options& o, failure& f) noexcept {
   return map_open_file<A>(std::move(own), o, f);
 }
 
+/// reserve_range for a caller's descriptor, the end checked first
+/// (posix_fallocate would take an overflowing off_t for a negative one).
+inline bool reserve_file_range(int fd, std::uint64_t offset, std::uint64_t length, failure& f) noexcept {
+  f.fd = fd;
+  const auto end = checked_add(offset, length);
+  if (!end || *end > largest_file_end) return f.at(offset).fail(errc::size_overflow, "reserve space");
+  return reserve_range(fd, offset, length, f);
+}
+
 }  // namespace detail
 
 /// Maps a file by path. Throws std::system_error naming the path.
@@ -166,6 +175,19 @@ region<A> map_fd(int fd, const file_options& opts = {}) {
 template <access A = access::read>
 region<A> map_fd(int fd, const file_options& opts, std::error_code& ec) noexcept {
   return detail::reporting(ec, [&](detail::failure& f) { return detail::map_file_fd<A>(fd, opts, f); });
+}
+
+/// Allocates disk space for bytes [offset, offset + length) of the open file
+/// `fd` (posix_fallocate), growing the file if it ends earlier and leaving
+/// bytes outside the range (holes included) as they are. Do it before
+/// writing through a mapping: a full disk is then ENOSPC here, never a SIGBUS
+/// on first touch. A length of 0 does nothing; offset + length past the
+/// largest file size is errc::size_overflow. The caller's `fd` is only borrowed.
+inline void reserve_file_range(int fd, std::uint64_t offset, std::uint64_t length) {
+  detail::throwing([&](detail::failure& f) { detail::reserve_file_range(fd, offset, length, f); });
+}
+inline void reserve_file_range(int fd, std::uint64_t offset, std::uint64_t length, std::error_code& ec) noexcept {
+  detail::reporting(ec, [&](detail::failure& f) { detail::reserve_file_range(fd, offset, length, f); });
 }
 
 }  // namespace mmapx

@@ -262,22 +262,38 @@ void copy_to(region<A>& r, std::size_t offset, std::span<const std::byte> in, st
 
 /// memcpy(dst, src, n) for pointers into any mapping (a typed view, a
 /// mapping made elsewhere): EFAULT, at the index of the missing byte, instead of
-/// SIGBUS when a page of either side is gone.
-inline void guarded_copy(void* dst, const void* src, std::size_t n) {
-  detail::throwing([&](detail::failure& f) { detail::guarded_memcpy(dst, src, n, 0, "guarded copy", f); });
+/// SIGBUS when a page of either side is gone. Safe to call from many threads
+/// at once (each thread has its own recovery point).
+///
+/// `first_offset` is where the range starts in its file or object (a window
+/// of a larger file, say): the error then names first_offset + the index of
+/// the missing byte ("... at 0x4000" in the throwing form's message).
+inline void guarded_copy(void* dst, const void* src, std::size_t n, std::uint64_t first_offset = 0) {
+  detail::throwing([&](detail::failure& f) { detail::guarded_memcpy(dst, src, n, first_offset, "guarded copy", f); });
 }
 inline void guarded_copy(void* dst, const void* src, std::size_t n, std::error_code& ec) noexcept {
   detail::reporting(ec, [&](detail::failure& f) { detail::guarded_memcpy(dst, src, n, 0, "guarded copy", f); });
+}
+inline void guarded_copy(void* dst, const void* src, std::size_t n, std::uint64_t first_offset,
+                         std::error_code& ec) noexcept {
+  detail::reporting(ec, [&](detail::failure& f) { detail::guarded_memcpy(dst, src, n, first_offset, "guarded copy", f); });
 }
 
 /// Compares [a, a+n) with [b, b+n) for pointers into any mapping: the index of
 /// the first differing byte, or n when equal; EFAULT (at the index of the
 /// missing byte) instead of SIGBUS when a page of either side is gone.
-inline std::size_t guarded_mismatch(const void* a, const void* b, std::size_t n) {
-  return detail::throwing([&](detail::failure& f) { return detail::guarded_mismatch(a, b, n, 0, "guarded compare", f); });
+/// `first_offset` is as for guarded_copy: it only moves the offset an error names.
+inline std::size_t guarded_mismatch(const void* a, const void* b, std::size_t n, std::uint64_t first_offset = 0) {
+  return detail::throwing(
+      [&](detail::failure& f) { return detail::guarded_mismatch(a, b, n, first_offset, "guarded compare", f); });
 }
 inline std::size_t guarded_mismatch(const void* a, const void* b, std::size_t n, std::error_code& ec) noexcept {
   return detail::reporting(ec, [&](detail::failure& f) { return detail::guarded_mismatch(a, b, n, 0, "guarded compare", f); });
+}
+inline std::size_t guarded_mismatch(const void* a, const void* b, std::size_t n, std::uint64_t first_offset,
+                                    std::error_code& ec) noexcept {
+  return detail::reporting(
+      ec, [&](detail::failure& f) { return detail::guarded_mismatch(a, b, n, first_offset, "guarded compare", f); });
 }
 
 /// Installs the SIGBUS handler now rather than on the first guarded copy:
