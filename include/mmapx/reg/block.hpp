@@ -868,6 +868,17 @@ class element_view {
   void modify(field_value<Fs>... values) const {
     block_.template modify<R>(values...);
   }
+  /// Polls field F of this element until it holds `v`, as block::wait_until
+  /// (errc::timed_out after `timeout`; the exception names the array's register).
+  template <field_type F>
+  void wait_until(field_value<F> v, std::chrono::nanoseconds timeout) const {
+    block_.wait_until(v, timeout);
+  }
+  /// The noexcept form: errc::timed_out in `ec`.
+  template <field_type F>
+  void wait_until(field_value<F> v, std::chrono::nanoseconds timeout, std::error_code& ec) const noexcept {
+    block_.wait_until(v, timeout, ec);
+  }
 
  private:
   inner block_;
