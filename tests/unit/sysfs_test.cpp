@@ -4,6 +4,7 @@
 // and the shared helpers of detail/posix.hpp (number parsing, deadlines,
 // poll_until).
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -167,6 +168,19 @@ TEST_CASE("sysfs: a missing resource file or device is ENOENT naming the device"
   pci_bar_info("0000:00:04.0", 0, ec);
   CHECK(ec == std::errc::no_such_file_or_directory);
   CHECK(contains(thrown_by([] { pci_bar_info("0000:00:04.0", 0); }).what(), "'0000:00:04.0'"));
+}
+
+TEST_CASE("sysfs: a FIFO or a directory where an attribute should be fails at once, never hangs",
+          "[sysfs][pci]") {
+  fake_sysfs sys;
+  fs::create_directories(sys / "bus/pci/devices/0000:00:04.0/resource");  // a directory
+  std::error_code ec;
+  pci_bar_info("0000:00:04.0", 0, ec);
+  CHECK(ec == std::errc::is_a_directory);
+  fs::create_directories(sys / "bus/pci/devices/0000:00:05.0");
+  REQUIRE(::mkfifo((sys / "bus/pci/devices/0000:00:05.0/resource").c_str(), 0600) == 0);
+  pci_bar_info("0000:00:05.0", 0, ec);  // no writer: reads as empty
+  CHECK(ec == errc::parse_error);
 }
 
 TEST_CASE("sysfs: map_pci_bar maps the resource file and refuses what the table forbids", "[sysfs][pci]") {
