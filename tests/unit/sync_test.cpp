@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <new>
 #include <thread>
 
@@ -34,6 +35,16 @@ struct shared_block {
   shared_state* state = new (memory.data()) shared_state;
   ~shared_block() { state->~shared_state(); }
 };
+
+// Not BasicLockable on purpose, so std::lock_guard cannot drop the news that
+// the owner died; std::mutex shows the concept can hold.
+template <class M>
+concept basic_lockable = requires(M& m) {
+  m.lock();
+  m.unlock();
+};
+static_assert(!basic_lockable<mmapx::robust_mutex>);
+static_assert(basic_lockable<std::mutex>);
 
 }  // namespace
 
