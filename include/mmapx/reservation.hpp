@@ -157,7 +157,8 @@ public:
   /// mapping must fit (else errc::range_outside_region) and the range must
   /// not hold another placed region (else errc::placement_failed). An empty
   /// region is errc::not_mapped, one already placed is EINVAL. On failure
-  /// `r` is left as it was.
+  /// `r` is left as it was. A huge-page region needs a reservation created
+  /// with that alignment (the kernel refuses others with EINVAL).
   template <access A>
   region<A> place(std::size_t at, region<A>&& r) {
     return detail::throwing([&](detail::failure& f) { return place_impl(at, r, f); });
