@@ -153,9 +153,11 @@ public:
 
   /// Moves `r`'s mapping so that its page-aligned start is at data() + at
   /// (its data() is then data() + at + r's offset within its first page) and
-  /// returns it. `at` must be a multiple of r.page_size() (else EINVAL), the
-  /// mapping must fit (else errc::range_outside_region) and the range must
-  /// not hold another placed region (else errc::placement_failed). An empty
+  /// returns it. data() + at must be a multiple of r.page_size() (else
+  /// EINVAL: a huge-page region needs a reservation created with that
+  /// alignment), the mapping must fit (else errc::range_outside_region) and
+  /// the range must not hold another placed region (else
+  /// errc::placement_failed). An empty
   /// region is errc::not_mapped, one already placed is EINVAL. On failure
   /// `r` is left as it was.
   template <access A>
@@ -220,8 +222,8 @@ private:
     }
     std::size_t lead = 0;
     const std::size_t length = mapping_length(r, lead);
-    if (at % r.page_size() != 0) {
-      f.at(at).fail(std::make_error_code(std::errc::invalid_argument), "place (offset not page-aligned)");
+    if ((reinterpret_cast<std::uintptr_t>(data_) + at) % r.page_size() != 0) {
+      f.at(at).fail(std::make_error_code(std::errc::invalid_argument), "place (address not aligned to the region's pages)");
       return {};
     }
     if (!range_within(at, length, size_)) {
