@@ -381,7 +381,7 @@ commands:
   dump               every register; statistics (which clear when read) only
                      with --statistics
   send               broadcast COUNT test frames of SIZE bytes (default 60;
-                     mixed: sizes from 60 to 1514 in turn)
+                     mixed: sizes spread over 60 to 1514)
   recv               receive COUNT test frames and check them (wait up to
                      SECONDS, default 10)
   loop               send COUNT frames from TX_BDF, receive and check them on
