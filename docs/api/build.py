@@ -7,7 +7,9 @@ from include/ and fails on any Doxygen warning.
 Writes <output directory>/html (start at index.html; one page per header
 group, group__<name>.html) and <output directory>/warnings.log. Every warning
 is printed as `include/mmapx/<file>:<line>: <text>`, sorted, so an
-undocumented or wrongly documented public name is quick to find and fix.
+undocumented or wrongly documented public name (say, a \\param naming no
+parameter) is quick to find and fix. A public header that docs/api/groups.dox
+puts in no group fails too, before doxygen runs.
 Exit status: 0 when the reference built without a warning, 1 otherwise; when
 doxygen is not installed, a message and 0 (the docs-api target) or 77 (skip,
 with --test: the docs suite's api-reference test).
@@ -23,6 +25,16 @@ from pathlib import Path
 REQUIRED = {"EXTRACT_ALL": "NO", "WARN_IF_UNDOCUMENTED": "YES", "WARN_IF_DOC_ERROR": "YES",
             "WARN_AS_ERROR": "FAIL_ON_WARNINGS"}
 GROUPS = ["core", "backends", "views", "regmaps", "devices", "kmod", "capabilities", "vfio", "scan"]
+
+
+def headers_without_group(source):
+    """Public headers (not detail/, not the UAPI) that groups.dox puts in no group."""
+    groups = (source / "docs" / "api" / "groups.dox").read_text()
+    grouped = set(re.findall(r"\\file\s+(\S+)[^*]*\\ingroup\s+\w+", groups))
+    root = source / "include"
+    public = sorted(str(h.relative_to(root)) for h in (root / "mmapx").rglob("*.hpp")
+                    if h.relative_to(root / "mmapx").parts[0] not in ("detail", "uapi"))
+    return [h for h in public if h not in grouped]
 
 
 def warnings_of(log, source):
@@ -63,6 +75,12 @@ def main():
         if not re.search(rf"^{setting}\s*=\s*{value}\s*$", config, re.M):
             print(f"FAILED: docs/api/Doxyfile must set {setting} = {value}")
             return 1
+    ungrouped = headers_without_group(source)
+    if ungrouped:
+        print("FAILED: header(s) in no group of the API reference; give each a line "
+              "`/** \\file mmapx/<header> <what it is for>. \\ingroup <group> */` in docs/api/groups.dox:")
+        print("\n".join(f"include/{h}:1: in no group" for h in ungrouped))
+        return 1
     doxygen = shutil.which("doxygen")
     if doxygen is None:
         print("doxygen is not installed: the API reference was not built "
