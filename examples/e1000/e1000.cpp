@@ -364,15 +364,58 @@ int fault(const std::string& tx_bdf, const std::string& rx_bdf) {
   return good0 && good3 ? result : 1;
 }
 
+constexpr const char* help = R"(usage: mmapx-e1000 info BDF
+       mmapx-e1000 dump BDF [--statistics]
+       mmapx-e1000 send BDF COUNT [SIZE|mixed]
+       mmapx-e1000 recv BDF COUNT [SECONDS]
+       mmapx-e1000 loop TX_BDF RX_BDF COUNT [SIZE|mixed] [--interrupts] [--window=N]
+                        [--rx-ring=N] [--tx-ring=N]
+       mmapx-e1000 fault TX_BDF RX_BDF
+       mmapx-e1000 --help
+
+A user-space driver for Intel's 82540EM (QEMU's -device e1000, PCI 8086:100e)
+over VFIO. Devices must be bound to vfio-pci.
+
+commands:
+  info               link, speed, MAC (EEPROM and RAL0/RAH0)
+  dump               every register; statistics (which clear when read) only
+                     with --statistics
+  send               broadcast COUNT test frames of SIZE bytes (default 60;
+                     mixed: sizes spread over 60 to 1514)
+  recv               receive COUNT test frames and check them (wait up to
+                     SECONDS, default 10)
+  loop               send COUNT frames from TX_BDF, receive and check them on
+                     RX_BDF; prints the rate
+  fault              a descriptor whose buffer IOVA is not mapped: the IOMMU
+                     must block the device (exit status 3)
+
+options:
+  --statistics       dump: read the statistics registers too
+  --interrupts       loop: wait on the receive interrupt instead of polling
+  --window=N         loop: frames in flight at most (default 128; below the
+                     receive ring's size)
+  --rx-ring=N        loop: receive descriptors, a multiple of 8 from 8 to 65536
+                     (default 256)
+  --tx-ring=N        loop: transmit descriptors, the same rule (default 256)
+  --help             this text
+
+exit status: 0 success, 1 a frame was lost or wrong, 2 usage or setup error
+(no such device, not bound to vfio-pci, link down, bad ring size, frame too
+long), 3 device error seen.
+)";
+
 int usage(const char* why) {
-  std::fprintf(stderr, "mmapx-e1000: %s\nusage: mmapx-e1000 info|dump|send|recv|loop|fault ... (see the source's header)\n",
-               why);
+  std::fprintf(stderr, "mmapx-e1000: %s\nTry 'mmapx-e1000 --help' for more information.\n", why);
   return 2;
 }
 
 int run(const std::vector<std::string>& a) {
   if (a.empty()) return usage("no command");
   const std::string& cmd = a[0];
+  if (cmd == "--help" && a.size() == 1) {
+    std::fputs(help, stdout);
+    return 0;
+  }
   if (cmd == "info" && a.size() == 2) return info(a[1]);
   if (cmd == "dump" && (a.size() == 2 || (a.size() == 3 && a[2] == "--statistics"))) return dump(a[1], a.size() == 3);
   if (cmd == "send" && (a.size() == 3 || a.size() == 4))

@@ -142,6 +142,7 @@ public:
   static reservation create(std::size_t size, std::size_t alignment = 0) {
     return detail::throwing([&](detail::failure& f) { return create_impl(size, alignment, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static reservation create(std::size_t size, std::size_t alignment, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return create_impl(size, alignment, f); });
   }
@@ -164,6 +165,7 @@ public:
   region<A> place(std::size_t at, region<A>&& r) {
     return detail::throwing([&](detail::failure& f) { return place_impl(at, r, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   template <access A>
   region<A> place(std::size_t at, region<A>&& r, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return place_impl(at, r, f); });
@@ -174,6 +176,7 @@ public:
   rw_region commit(std::size_t at, std::size_t length) {
     return detail::throwing([&](detail::failure& f) { return commit_impl(at, length, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   rw_region commit(std::size_t at, std::size_t length, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return commit_impl(at, length, f); });
   }

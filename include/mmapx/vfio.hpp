@@ -285,6 +285,7 @@ public:
   [[nodiscard]] std::uint64_t iova_of(const void* p) const {
     return mmapx::detail::throwing([&](detail::failure& f) { return iova_of_impl(p, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] std::uint64_t iova_of(const void* p, std::error_code& ec) const noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return iova_of_impl(p, f); });
   }
@@ -293,6 +294,7 @@ public:
   void unmap() {
     mmapx::detail::throwing([&](detail::failure& f) { unmap_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void unmap(std::error_code& ec) noexcept {
     mmapx::detail::reporting(ec, [&](detail::failure& f) { unmap_impl(f); });
   }
@@ -378,6 +380,7 @@ public:
   std::optional<std::uint64_t> wait(std::chrono::milliseconds timeout, unsigned vector = 0) {
     return mmapx::detail::throwing([&](detail::failure& f) { return wait_impl(timeout, vector, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   std::optional<std::uint64_t> wait(std::chrono::milliseconds timeout, unsigned vector,
                                     std::error_code& ec) noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return wait_impl(timeout, vector, f); });
@@ -388,6 +391,7 @@ public:
   void unmask() {
     mmapx::detail::throwing([&](detail::failure& f) { unmask_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void unmask(std::error_code& ec) noexcept {
     mmapx::detail::reporting(ec, [&](detail::failure& f) { unmask_impl(f); });
   }
@@ -469,6 +473,7 @@ public:
   [[nodiscard]] vfio::region_info region_info(unsigned index) const {
     return mmapx::detail::throwing([&](detail::failure& f) { return region_info_impl(index, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] vfio::region_info region_info(unsigned index, std::error_code& ec) const noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return region_info_impl(index, f); });
   }
@@ -482,6 +487,7 @@ public:
                        const map_options& opts = {}) const {
     return mmapx::detail::throwing([&](detail::failure& f) { return map_impl<A>(index, offset, length, opts, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   template <access A = access::read_write>
   region<A> map_region(unsigned index, std::uint64_t offset, std::size_t length, const map_options& opts,
                        std::error_code& ec) const noexcept {
@@ -493,6 +499,7 @@ public:
   void read(unsigned index, std::uint64_t offset, void* out, std::size_t size) const {
     mmapx::detail::throwing([&](detail::failure& f) { transfer_impl(index, offset, out, size, false, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void read(unsigned index, std::uint64_t offset, void* out, std::size_t size, std::error_code& ec) const noexcept {
     mmapx::detail::reporting(ec, [&](detail::failure& f) { transfer_impl(index, offset, out, size, false, f); });
   }
@@ -502,6 +509,7 @@ public:
       transfer_impl(index, offset, const_cast<void*>(in), size, true, f);
     });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void write(unsigned index, std::uint64_t offset, const void* in, std::size_t size,
              std::error_code& ec) const noexcept {
     mmapx::detail::reporting(ec, [&](detail::failure& f) {
@@ -529,6 +537,7 @@ public:
   void enable_bus_master(bool on = true) const {
     mmapx::detail::throwing([&](detail::failure& f) { bus_master_impl(on, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void enable_bus_master(bool on, std::error_code& ec) const noexcept {
     mmapx::detail::reporting(ec, [&](detail::failure& f) { bus_master_impl(on, f); });
   }
@@ -538,6 +547,7 @@ public:
   void reset() const {
     mmapx::detail::throwing([&](detail::failure& f) { reset_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void reset(std::error_code& ec) const noexcept {
     mmapx::detail::reporting(ec, [&](detail::failure& f) { reset_impl(f); });
   }
@@ -546,6 +556,7 @@ public:
   [[nodiscard]] vfio::irq_info irq_info(irq_type type) const {
     return mmapx::detail::throwing([&](detail::failure& f) { return irq_info_impl(type, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] vfio::irq_info irq_info(irq_type type, std::error_code& ec) const noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return irq_info_impl(type, f); });
   }
@@ -557,6 +568,7 @@ public:
   [[nodiscard]] interrupts enable_interrupts(irq_type type, unsigned vectors = 1) const {
     return mmapx::detail::throwing([&](detail::failure& f) { return enable_irq_impl(type, vectors, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] interrupts enable_interrupts(irq_type type, unsigned vectors, std::error_code& ec) const noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return enable_irq_impl(type, vectors, f); });
   }
@@ -795,6 +807,7 @@ public:
   static container open() {
     return mmapx::detail::throwing([&](detail::failure& f) { return open_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static container open(std::error_code& ec) noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return open_impl(f); });
   }
@@ -811,6 +824,7 @@ public:
   [[nodiscard]] device open_device(const std::string& address) {
     return mmapx::detail::throwing([&](detail::failure& f) { return open_device_impl(address.c_str(), f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] device open_device(const std::string& address, std::error_code& ec) noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return open_device_impl(address.c_str(), f); });
   }
@@ -828,6 +842,7 @@ public:
   [[nodiscard]] std::optional<std::uint32_t> dma_mappings_available() const {
     return mmapx::detail::throwing([&](detail::failure& f) { return dma_available_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] std::optional<std::uint32_t> dma_mappings_available(std::error_code& ec) const noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return dma_available_impl(f); });
   }
@@ -839,6 +854,7 @@ public:
   [[nodiscard]] dma_mapping map_dma(const region<A>& r, const dma_options& opts = {}) {
     return mmapx::detail::throwing([&](detail::failure& f) { return map_dma_impl(r, A == access::read, opts, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   template <access A>
   [[nodiscard]] dma_mapping map_dma(const region<A>& r, const dma_options& opts, std::error_code& ec) noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return map_dma_impl(r, A == access::read, opts, f); });
