@@ -32,6 +32,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace {
@@ -45,7 +46,7 @@ using nic_type = e1000_driver::nic<mmapx::reg::direct_bus<std::byte>>;
 constexpr e1000_frames::mac_address broadcast{0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 /// Refuses, with the reason and the fix, a PCI address that is not an 82540EM
-/// bound to vfio-pci (before VFIO would give a less direct error).
+/// bound to vfio-pci, before the VFIO container is opened.
 void check_device(const std::string& bdf) {
   const auto all = mmapx::find_pci_devices(e1000::vendor_id, e1000::device_id);
   bool found = false;
@@ -56,14 +57,7 @@ void check_device(const std::string& bdf) {
   }
   if (!found)
     throw driver_error("no 82540EM (8086:100e) at " + bdf + "; 82540EMs present: " + (list.empty() ? "none" : list));
-  char target[256] = {};
-  const std::string link = "/sys/bus/pci/devices/" + bdf + "/driver";
-  const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
-  const std::string driver = n > 0 ? std::string(std::strrchr(target, '/') + 1) : "no driver";
-  if (driver != "vfio-pci")
-    throw driver_error(bdf + " is bound to " + driver + ", not vfio-pci: echo vfio-pci > /sys/bus/pci/devices/" + bdf +
-                       "/driver_override; echo " + bdf + " > /sys/bus/pci/drivers/" + driver +
-                       "/unbind; echo " + bdf + " > /sys/bus/pci/drivers_probe");
+  (void)vfio::check_device(bdf);  // in an IOMMU group and bound to vfio-pci, or how to bind it
 }
 
 /// Checks every device (check_device), then opens the VFIO container they will share.
@@ -94,13 +88,24 @@ struct port {
   }
 };
 
+/// Waits up to `timeout` for the NIC's interrupt: true when one came, false
+/// when none did in time (errc::timed_out); other errors throw.
+bool interrupted(vfio::interrupts& irq, std::chrono::milliseconds timeout) {
+  std::error_code ec;
+  (void)irq.wait(timeout, 0, ec);
+  if (ec == mmapx::errc::timed_out) return false;
+  if (ec) throw std::system_error(ec, "wait for the NIC's interrupt");
+  return true;
+}
+
 /// Polling: takes the frames that are there. Interrupts: waits for the
-/// receiving NIC's interrupt first (up to 200 ms), reads ICR (which clears the
-/// causes and so deasserts the line), unmasks INTx, then takes the frames;
-/// frames that arrive after the ICR read raise the next interrupt.
+/// receiving NIC's interrupt first (up to 200 ms; none in time is not an
+/// error, the frames are taken anyway), reads ICR (which clears the causes
+/// and so deasserts the line), unmasks INTx, then takes the frames; frames
+/// that arrive after the ICR read raise the next interrupt.
 template <class F>
 std::size_t take_frames(port& rx, F&& on_frame) {
-  if (rx.irq && rx.irq->wait(std::chrono::milliseconds(200))) {
+  if (rx.irq && interrupted(*rx.irq, std::chrono::milliseconds(200))) {
     (void)rx.nic->take_interrupt_causes();
     rx.irq->unmask();
   }
@@ -125,7 +130,7 @@ void warm_up(port& tx, port& rx) {
   while (tx.nic->in_flight() != 0 && tx.nic->reclaim() != 0) {}
   if (rx.irq) {
     (void)rx.nic->take_interrupt_causes();
-    (void)rx.irq->wait(std::chrono::milliseconds(0));
+    (void)interrupted(*rx.irq, std::chrono::milliseconds(0));  // takes a pending one, if any
     rx.irq->unmask();
   }
   (void)tx.nic->read_statistics();

@@ -39,6 +39,8 @@ inline const char* sysfs_root() noexcept {
 /// Directories under the root that mmapx reads (each spelled only here).
 inline constexpr const char* sysfs_pci_devices = "bus/pci/devices";
 inline constexpr const char* sysfs_uio_class = "class/uio";
+inline constexpr const char* sysfs_pci_drivers = "bus/pci/drivers";
+inline constexpr const char* sysfs_iommu_groups = "kernel/iommu_groups";
 
 /// `<root>/<relative>`, formatted printf-style into a buffer of its own.
 class sysfs_path {
