@@ -301,11 +301,10 @@ public:
       failure f;
       const auto& w = windows_[i];
       if (!copy_window(src_, dst_, w.offset, w.length, how_, f)) return record(f);
-      const std::uint64_t done = done_.fetch_add(w.length) + w.length;
-      if (progress_) {
-        const std::lock_guard<std::mutex> lock(mutex_);
-        progress_(done);
-      }
+      // Counted under the lock, so progress never goes backwards.
+      const std::lock_guard<std::mutex> lock(mutex_);
+      done_ += w.length;
+      if (progress_) progress_(done_);
     }
   }
 
@@ -336,9 +335,9 @@ private:
   std::size_t ahead_;
   const std::function<void(std::uint64_t)>& progress_;
   std::atomic<std::size_t> next_{0}, advised_{0};
-  std::atomic<std::uint64_t> done_{0};
   std::atomic<bool> stop_{false};
-  std::mutex mutex_;  // the error record and the progress callback
+  std::mutex mutex_;  // the bytes done, the progress callback, the error record
+  std::uint64_t done_ = 0;
   failure error_;
 };
 

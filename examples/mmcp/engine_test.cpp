@@ -16,6 +16,7 @@
 using mmapx_test::pattern;
 using mmapx_test::read_file;
 using mmapx_test::temp_dir;
+using mmapx_test::thrown_message;
 using mmapx_test::write_file;
 
 namespace Catch {
@@ -168,8 +169,7 @@ TEST_CASE("a SIGBUS in mmcp's guarded copy and compare becomes an error, and the
   mmapx::guarded_copy(copy, mapped.data() + 4096, sizeof copy, 4096, ec);
   CHECK(ec == std::errc::bad_address);
   // The offset given is where the window starts in the file: the error names the missing byte's.
-  CHECK_THROWS_WITH(mmapx::guarded_copy(copy, mapped.data() + 4096, sizeof copy, 4096),
-                    Catch::Matchers::Contains("at 0x1000"));
+  CHECK(thrown_message([&] { mmapx::guarded_copy(copy, mapped.data() + 4096, sizeof copy, 4096); }).find("at 0x1000") != std::string::npos);
   const std::string fine(64, 'x');
   CHECK(mmapx::guarded_mismatch(mapped.data(), fine.data(), fine.size(), 0, ec) == fine.size());
   CHECK(ec == std::errc::bad_address);

@@ -18,6 +18,7 @@
 
 using mmapx_test::pattern;
 using mmapx_test::temp_dir;
+using mmapx_test::thrown_message;
 using mmapx_test::write_file;
 
 namespace {
@@ -130,7 +131,7 @@ TEST_CASE("scan errors: bad ranges, bad windows, what is not a regular file", "[
   CHECK(ec == mmapx::errc::not_regular_file);
   mmapx::scan_file(dir / "missing", count, {}, ec);
   CHECK(ec == std::errc::no_such_file_or_directory);
-  CHECK_THROWS_WITH(mmapx::scan_file(dir / "missing", count), Catch::Matchers::Contains("missing"));
+  CHECK(thrown_message([&] { mmapx::scan_file(dir / "missing", count); }).find("missing") != std::string::npos);
   CHECK(calls == 0);
 }
 
@@ -267,5 +268,5 @@ TEST_CASE("reserve_file_range errors name the descriptor and the cause", "[scan]
   const auto directory = open_read(dir.path());
   mmapx::reserve_file_range(directory.get(), 0, 4096, ec);
   CHECK(ec);
-  CHECK_THROWS_WITH(mmapx::reserve_file_range(-1, 0, 4096), Catch::Matchers::Contains("reserve space"));
+  CHECK(thrown_message([&] { mmapx::reserve_file_range(-1, 0, 4096); }).find("reserve space") != std::string::npos);
 }

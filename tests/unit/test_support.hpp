@@ -1,6 +1,6 @@
 // tests/unit/test_support.hpp - a private temporary directory per test,
 // helpers to read and write whole files without going through mmapx, and a
-// way to run a check in a forked child.
+// way to run a check in a forked child, and the message of what a call throws.
 #pragma once
 
 #include <fcntl.h>
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -94,6 +95,18 @@ int in_child(Fn&& child) {
   int status = 0;
   if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
   return WEXITSTATUS(status);
+}
+
+/// The message of what `fn` throws ("" when it does not throw): Catch2 2
+/// and 3 name their substring matchers differently.
+template <class Fn>
+std::string thrown_message(Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace mmapx_test
