@@ -48,9 +48,11 @@ TEST_CASE("scan_file hands out every byte once, in order, in windows aligned in 
   const std::string data = pattern(1 * MiB + 123, 4);
   write_file(dir / "f", data);
   const bool populate = GENERATE(true, false);
+  const bool sequential = GENERATE(true, false);
   const unsigned ahead = GENERATE(0u, 1u, 8u);
   recorder r;
-  mmapx::scan_file(dir / "f", std::ref(r), {.window = 256 * KiB, .read_ahead = ahead, .populate = populate});
+  mmapx::scan_file(dir / "f", std::ref(r),
+                   {.window = 256 * KiB, .read_ahead = ahead, .populate = populate, .sequential = sequential});
   CHECK(r.bytes == data);
   REQUIRE(r.windows.size() == 5);
   CHECK(r.windows.front() == std::pair<std::uint64_t, std::size_t>{0, 256 * KiB});
