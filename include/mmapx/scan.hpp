@@ -1,5 +1,6 @@
 // mmapx/scan.hpp - reading a large file (or any mapping) front to back
-// through memory mappings, at least as fast as read().
+// through memory mappings, with the kernel reading ahead (measured faster
+// than read() on files that are not cached; see docs/scanning.md for warm).
 //
 //   std::uint64_t sum = 0;
 //   mmapx::scan_file("big.dat", [&](std::span<const std::byte> bytes, std::uint64_t offset) {
