@@ -4,7 +4,8 @@
 //
 //   scan_file METHOD FILE
 //
-// Methods: mmapx (mmapx::scan_file: windows populated, read ahead), read
+// Methods: mmapx (mmapx::scan_file: windows populated, read ahead),
+// mmapx-nopopulate (the same with scan_options::populate off), read
 // (read(2) into a 1 MiB buffer), direct (read(2) with O_DIRECT, 1 MiB
 // aligned buffer), lazy (mmap the whole file, touch it: page faults),
 // sequential (as lazy, with MADV_SEQUENTIAL). Every method hands the same
@@ -92,9 +93,10 @@ std::uint64_t by_mapping(const char* path, int advice) {
   return c.sum;
 }
 
-std::uint64_t by_scan(const char* path) {
+std::uint64_t by_scan(const char* path, bool populate) {
   checksum c;
-  mmapx::scan_file(path, [&](std::span<const std::byte> bytes, std::uint64_t) { c.add(bytes.data(), bytes.size()); });
+  mmapx::scan_file(path, [&](std::span<const std::byte> bytes, std::uint64_t) { c.add(bytes.data(), bytes.size()); },
+                   {.populate = populate});
   return c.sum;
 }
 
@@ -102,15 +104,15 @@ std::uint64_t by_scan(const char* path) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: scan_file mmapx|read|direct|lazy|sequential FILE\n");
+    std::fprintf(stderr, "usage: scan_file mmapx|mmapx-nopopulate|read|direct|lazy|sequential FILE\n");
     return 2;
   }
   const std::string_view method = argv[1];
   const char* path = argv[2];
   std::uint64_t sum = 0;
   try {
-    if (method == "mmapx") {
-      sum = by_scan(path);
+    if (method == "mmapx" || method == "mmapx-nopopulate") {
+      sum = by_scan(path, method == "mmapx");
     } else if (method == "read" || method == "direct") {
       sum = by_read(path, method == "direct");
     } else if (method == "lazy") {

@@ -16,6 +16,7 @@
 using mmapx_test::pattern;
 using mmapx_test::read_file;
 using mmapx_test::temp_dir;
+using mmapx_test::thrown_message;
 using mmapx_test::write_file;
 
 namespace Catch {
@@ -168,8 +169,7 @@ TEST_CASE("a SIGBUS in mmcp's guarded copy and compare becomes an error, and the
   mmapx::guarded_copy(copy, mapped.data() + 4096, sizeof copy, 4096, ec);
   CHECK(ec == std::errc::bad_address);
   // The offset given is where the window starts in the file: the error names the missing byte's.
-  CHECK_THROWS_WITH(mmapx::guarded_copy(copy, mapped.data() + 4096, sizeof copy, 4096),
-                    Catch::Matchers::Contains("at 0x1000"));
+  CHECK(thrown_message([&] { mmapx::guarded_copy(copy, mapped.data() + 4096, sizeof copy, 4096); }).find("at 0x1000") != std::string::npos);
   const std::string fine(64, 'x');
   CHECK(mmapx::guarded_mismatch(mapped.data(), fine.data(), fine.size(), 0, ec) == fine.size());
   CHECK(ec == std::errc::bad_address);
@@ -235,6 +235,7 @@ TEST_CASE("the automatic thread count keeps small copies on one thread and never
   const unsigned big = mmcp::thread_count(automatic, 64, std::uint64_t{4} << 30, mmcp::default_window);
   CHECK(big >= 1);
   CHECK(big <= std::max(std::thread::hardware_concurrency(), 1u));
+  if (std::thread::hardware_concurrency() <= 2) CHECK(big == 1);  // measured: no gain on 2 cores
   CHECK(mmcp::thread_count(automatic, 2, std::uint64_t{4} << 30, mmcp::default_window) <= 2);
   CHECK(mmcp::thread_count({.threads = 8}, 3, 4096, mmcp::default_window) == 3);
   CHECK(mmcp::thread_count({.threads = 2}, 100, 4096, mmcp::default_window) == 2);

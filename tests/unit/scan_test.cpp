@@ -18,6 +18,7 @@
 
 using mmapx_test::pattern;
 using mmapx_test::temp_dir;
+using mmapx_test::thrown_message;
 using mmapx_test::write_file;
 
 namespace {
@@ -47,9 +48,11 @@ TEST_CASE("scan_file hands out every byte once, in order, in windows aligned in 
   const std::string data = pattern(1 * MiB + 123, 4);
   write_file(dir / "f", data);
   const bool populate = GENERATE(true, false);
+  const bool sequential = GENERATE(true, false);
   const unsigned ahead = GENERATE(0u, 1u, 8u);
   recorder r;
-  mmapx::scan_file(dir / "f", std::ref(r), {.window = 256 * KiB, .read_ahead = ahead, .populate = populate});
+  mmapx::scan_file(dir / "f", std::ref(r),
+                   {.window = 256 * KiB, .read_ahead = ahead, .populate = populate, .sequential = sequential});
   CHECK(r.bytes == data);
   REQUIRE(r.windows.size() == 5);
   CHECK(r.windows.front() == std::pair<std::uint64_t, std::size_t>{0, 256 * KiB});
@@ -130,7 +133,7 @@ TEST_CASE("scan errors: bad ranges, bad windows, what is not a regular file", "[
   CHECK(ec == mmapx::errc::not_regular_file);
   mmapx::scan_file(dir / "missing", count, {}, ec);
   CHECK(ec == std::errc::no_such_file_or_directory);
-  CHECK_THROWS_WITH(mmapx::scan_file(dir / "missing", count), Catch::Matchers::Contains("missing"));
+  CHECK(thrown_message([&] { mmapx::scan_file(dir / "missing", count); }).find("missing") != std::string::npos);
   CHECK(calls == 0);
 }
 
@@ -267,5 +270,5 @@ TEST_CASE("reserve_file_range errors name the descriptor and the cause", "[scan]
   const auto directory = open_read(dir.path());
   mmapx::reserve_file_range(directory.get(), 0, 4096, ec);
   CHECK(ec);
-  CHECK_THROWS_WITH(mmapx::reserve_file_range(-1, 0, 4096), Catch::Matchers::Contains("reserve space"));
+  CHECK(thrown_message([&] { mmapx::reserve_file_range(-1, 0, 4096); }).find("reserve space") != std::string::npos);
 }

@@ -1,12 +1,13 @@
 // tests/unit/test_support.hpp - a private temporary directory per test,
 // helpers to read and write whole files without going through mmapx, a
-// way to run a check in a forked child, and the error a call throws.
+// way to run a check in a forked child, and the error or message a call throws.
 #pragma once
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <string_view>
 #include <string>
@@ -94,5 +95,17 @@ std::system_error thrown_by(Fn&& fn) {
 
 /// True if `part` occurs in `text` (for error messages).
 inline bool contains(std::string_view text, std::string_view part) { return text.find(part) != text.npos; }
+
+/// The message of what `fn` throws ("" when it does not throw): Catch2 2
+/// and 3 name their substring matchers differently.
+template <class Fn>
+std::string thrown_message(Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
 
 }  // namespace mmapx_test
