@@ -50,6 +50,16 @@ struct file_options {
 
 namespace detail {
 
+/// Makes a file end at `to` (> its current end): disk space for [from, to)
+/// is reserved first, unless `how` is reserve_space::none (then ftruncate,
+/// sparse). `from` is the old end, or a later offset where the mapping starts.
+inline bool grow_file(int fd, std::uint64_t from, std::uint64_t to, reserve_space how, failure& f) noexcept {
+  if (how != reserve_space::none) return reserve_range(fd, from, to - from, f);
+  if (::ftruncate(fd, static_cast<off_t>(to)) != 0) return f.at(to).fail_errno("resize file");
+  return true;
+}
+
+/// Maps an open regular file by file_options' rules (top of this header).
 template <access A>
 region<A> map_open_file(unique_fd fd, const file_options& o, failure& f) noexcept {
   struct ::stat st {};
@@ -67,14 +77,7 @@ region<A> map_open_file(unique_fd fd, const file_options& o, failure& f) noexcep
       return {};
     }
     if (o.size > file_size) {
-      if (o.reserve == reserve_space::none) {
-        if (::ftruncate(fd.get(), static_cast<off_t>(o.size)) != 0) {
-          f.at(o.size).fail_errno("resize file");
-          return {};
-        }
-      } else if (!reserve_range(fd.get(), file_size, o.size - file_size, f)) {
-        return {};
-      }
+      if (!grow_file(fd.get(), file_size, o.size, o.reserve, f)) return {};
       file_size = o.size;
     }
   }
@@ -97,14 +100,8 @@ region<A> map_open_file(unique_fd fd, const file_options& o, failure& f) noexcep
       f.at(o.offset).fail(o.offset > file_size ? errc::offset_beyond_end : errc::length_beyond_end,
                           "map file");
       return {};
-    } else if (o.reserve == reserve_space::none) {
-      if (::ftruncate(fd.get(), static_cast<off_t>(*end)) != 0) {
-        f.at(*end).fail_errno("resize file");
-        return {};
-      }
-    } else {
-      const std::uint64_t from = o.offset > file_size ? o.offset : file_size;
-      if (!reserve_range(fd.get(), from, *end - from, f)) return {};
+    } else if (!grow_file(fd.get(), o.offset > file_size ? o.offset : file_size, *end, o.reserve, f)) {
+      return {};
     }
   }
   if constexpr (A == access::read_write) {
