@@ -1,7 +1,8 @@
 // mmapx/mmapx.hpp - what a general user of mmapx needs, through one include.
 //
 // Included on purpose, by name, and not from here: mmapx/kmod.hpp (the
-// reference kernel module's interface; it brings <linux/ioctl.h>), device
+// reference kernel module's interface; it brings <linux/ioctl.h>), vfio.hpp
+// (user-space PCI drivers; it brings <linux/vfio.h> and <linux/ioctl.h>), device
 // register maps (mmapx/devices/edu.hpp) and test doubles
 // (mmapx/reg/recording_bus.hpp), and ring.hpp, sync.hpp, sysv_shm.hpp and
 // pkey.hpp, which bring futex, pthread, System V IPC and CPUID headers that
@@ -27,12 +28,12 @@
 #include "pci.hpp"
 #include "shm.hpp"
 #include "uio.hpp"
-#include "vfio.hpp"
 
 // Reserved address space with regions placed inside it.
 #include "reservation.hpp"
 
-// SIGBUS-safe copies in and out of file mappings.
+// SIGBUS-safe copies in and out of file mappings; sequential scans.
+#include "scan.hpp"
 #include "sigbus.hpp"
 
 // Typed register maps.
