@@ -52,7 +52,7 @@ namespace detail {
 
 template <access A>
 region<A> map_open_file(unique_fd fd, const file_options& o, failure& f) noexcept {
-  struct ::stat st {};
+  detail::file_status st {};
   if (!stat_fd(fd.get(), st, f)) return {};
   if (!S_ISREG(st.st_mode)) {
     f.fail(errc::not_regular_file, "map file");
@@ -68,7 +68,7 @@ region<A> map_open_file(unique_fd fd, const file_options& o, failure& f) noexcep
     }
     if (o.size > file_size) {
       if (o.reserve == reserve_space::none) {
-        if (::ftruncate(fd.get(), static_cast<off_t>(o.size)) != 0) {
+        if (detail::lfs_ftruncate(fd.get(), static_cast<detail::file_offset>(o.size)) != 0) {
           f.at(o.size).fail_errno("resize file");
           return {};
         }
@@ -98,7 +98,7 @@ region<A> map_open_file(unique_fd fd, const file_options& o, failure& f) noexcep
                           "map file");
       return {};
     } else if (o.reserve == reserve_space::none) {
-      if (::ftruncate(fd.get(), static_cast<off_t>(*end)) != 0) {
+      if (detail::lfs_ftruncate(fd.get(), static_cast<detail::file_offset>(*end)) != 0) {
         f.at(*end).fail_errno("resize file");
         return {};
       }

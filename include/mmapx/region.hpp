@@ -471,8 +471,8 @@ inline bool choose_pages(const unique_fd& fd, const map_options& opts, page_choi
     pages = {huge, MAP_HUGETLB | (std::countr_zero(huge) << MAP_HUGE_SHIFT), true};
     return true;
   }
-  struct ::statfs fs {};
-  if (::fstatfs(fd.get(), &fs) == 0 && fs.f_type == hugetlbfs_magic) {
+  detail::fs_status fs {};
+  if (detail::lfs_fstatfs(fd.get(), fs) == 0 && fs.f_type == hugetlbfs_magic) {
     pages = {huge, 0, true};
   } else if (opts.on_no_huge_pages == huge_fallback::fail) {
     return f.fail(errc::huge_pages_unavailable, "map (file is not on hugetlbfs)");
@@ -514,7 +514,7 @@ inline aligned_mapping map_aligned(int fd, std::uint64_t offset, std::size_t len
     errno = EOVERFLOW;
     return {};
   }
-  return {::mmap(hint, static_cast<std::size_t>(*span), prot, flags, fd, static_cast<off_t>(start)),
+  return {detail::lfs_mmap(hint, static_cast<std::size_t>(*span), prot, flags, fd, static_cast<detail::file_offset>(start)),
           static_cast<std::size_t>(*span), static_cast<std::size_t>(offset - start)};
 }
 
@@ -667,7 +667,7 @@ bool region<A>::resize_impl(std::size_t new_size, resize_options opts, detail::f
                   "resize (shared anonymous memory cannot grow; use a memfd)");
   }
   if (src_.kind == detail::backing::fd && new_size > map_.size) {
-    struct ::stat st {};
+    detail::file_status st {};
     if (!detail::stat_fd(src_.fd.get(), st, f)) return false;
     const auto file_size = static_cast<std::uint64_t>(st.st_size);
     if (S_ISREG(st.st_mode) && *end > file_size) {

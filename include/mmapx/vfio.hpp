@@ -623,10 +623,12 @@ private:
     if (!range_within(offset, size, info.size)) {
       return f.fail(errc::range_outside_region, out ? "write VFIO region" : "read VFIO region");
     }
-    const off_t at = static_cast<off_t>(info.offset + offset);
+    // VFIO region offsets are index << 40: past a 32-bit off_t, hence lfs_.
+    const auto at = static_cast<mmapx::detail::file_offset>(info.offset + offset);
     ssize_t n;
     do {
-      n = out ? ::pwrite(fd_.get(), buf, size, at) : ::pread(fd_.get(), buf, size, at);
+      n = out ? mmapx::detail::lfs_pwrite(fd_.get(), buf, size, at)
+                : mmapx::detail::lfs_pread(fd_.get(), buf, size, at);
     } while (n < 0 && errno == EINTR);
     if (n == static_cast<ssize_t>(size)) return true;
     if (n >= 0) errno = EIO;
