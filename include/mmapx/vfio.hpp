@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "device.hpp"
+#include "detail/sysfs.hpp"
 #include "pci.hpp"
 
 namespace mmapx::vfio {
@@ -729,7 +730,7 @@ namespace detail {
 
 /// The sysfs directory of a PCI device.
 inline std::string pci_sysfs(const char* address) {
-  return std::string(mmapx::detail::pci_root) + "/" + address;
+  return std::string(mmapx::detail::sysfs_root()) + "/" + mmapx::detail::sysfs_pci_devices + "/" + address;
 }
 
 /// The first device of IOMMU group `group`, other than `address`, bound to
@@ -1078,8 +1079,8 @@ private:
     if (error == ENOSPC) {
       char text[32] = "?";
       detail::failure ignored;
-      mmapx::detail::read_text_file("/sys/module/vfio_iommu_type1/parameters/dma_entry_limit", text,
-                                    sizeof text, "read", ignored);
+      const mmapx::detail::sysfs_path limit_path("module/vfio_iommu_type1/parameters/dma_entry_limit");
+      if (limit_path.check(ignored, "")) mmapx::detail::read_sysfs_text(limit_path.c_str(), text, sizeof text, "read", ignored);
       text[std::strcspn(text, "\n")] = '\0';
       return detail::explain(f, detail::sys(error),
                              "map DMA (the container has as many DMA mappings as vfio_iommu_type1 allows, "

@@ -3,6 +3,7 @@
 // recording bus: the exact accesses each call makes.
 #include "reg_test_catch.hpp"
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -74,7 +75,13 @@ TEST_CASE("arrays: elements at a stride, by constant or run-time index, checked 
   e.modify(rah_reg::valid::val<1>);  // keeps high (and the undeclared bits) from the load
   CHECK(rec.log == Log{rd(0x5c, 32, 0x80001234), rd(0x5c, 32, 0x80001234), rd(0x5c, 32, 7), wr(0x5c, 32, 0x80000007)});
 
+  rec.clear();
+  rec.replies = {0, 0x80000000};
+  e.wait_until(rah_reg::valid::val<1>, std::chrono::seconds(5));  // polls element 3 until valid
+  CHECK(rec.log == Log{rd(0x5c, 32, 0), rd(0x5c, 32, 0x80000000)});
   std::error_code ec;
+  e.wait_until(rah_reg::valid::val<1>, std::chrono::milliseconds(1), ec);  // replies are used up: reads give 0
+  CHECK(ec == mmapx::errc::timed_out);
   (void)dev.checked_at<ral>(4, ec);
   CHECK(ec == mmapx::errc::value_out_of_range);
   (void)dev.checked_at<ral>(3, ec);

@@ -19,9 +19,11 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 namespace edu = mmapx::edu;
@@ -132,6 +134,21 @@ TEST_CASE("VFIO: edu's regions, config space and registers through the device", 
   CHECK((e.dev.read_config<std::uint16_t>(4) & 0x4) == 0);
   e.dev.enable_bus_master();
   CHECK((e.dev.read_config<std::uint16_t>(4) & 0x4) != 0);
+  // Config writes go through vfio-pci's filter: the command register is the
+  // driver's, the BAR address stays the kernel's.
+  const auto command = e.dev.read_config<std::uint16_t>(4);
+  e.dev.write_config<std::uint16_t>(4, static_cast<std::uint16_t>(command & ~0x4));
+  CHECK(e.dev.read_config<std::uint16_t>(4) == (command & ~0x4));
+  e.dev.write_config<std::uint16_t>(4, command);
+  CHECK(e.dev.read_config<std::uint16_t>(4) == command);
+  const auto bar = e.dev.read_config<std::uint32_t>(0x10);
+  e.dev.write_config<std::uint32_t>(0x10, 0x12340000U);
+  e.regs.write<edu::liveness>(1U);
+  CHECK(e.regs.read<edu::liveness>() == ~1U);  // still reachable where the kernel put it
+  e.dev.write_config<std::uint32_t>(0x10, bar);
+  std::error_code ec;
+  (void)e.dev.read(VFIO_PCI_CONFIG_REGION_INDEX, config.size - 1, &id, 4, ec);
+  CHECK(ec == mmapx::errc::range_outside_region);
 }
 
 TEST_CASE("VFIO: regions that cannot be mapped are refused with the reason", "[vfio][errors]") {
@@ -187,6 +204,30 @@ TEST_CASE("VFIO: DMA RAM to device to RAM through the IOMMU, verified byte for b
     std::error_code ec;
     (void)dma.iova_of(other.data(), ec);
     CHECK(ec == mmapx::errc::range_outside_region);
+  }
+  CHECK(e.box.dma_mappings_available() == *before);
+
+  // Two threads mapping and unmapping at once never get overlapping IOVAs.
+  {
+    std::vector<mmapx::rw_region> memory;
+    for (int i = 0; i < 64; ++i) memory.push_back(mmapx::map_anonymous(4096));
+    std::vector<vfio::dma_mapping> mapped(memory.size());
+    auto work = [&](std::size_t first) {
+      for (int round = 0; round < 4; ++round) {
+        for (std::size_t i = first; i < memory.size(); i += 2) mapped[i] = e.box.map_dma(memory[i]);
+        if (round < 3) {
+          for (std::size_t i = first; i < memory.size(); i += 2) mapped[i].unmap();
+        }
+      }
+    };
+    std::thread other(work, 1);
+    work(0);
+    other.join();
+    std::vector<std::uint64_t> iovas;
+    for (const auto& m : mapped) iovas.push_back(m.iova());
+    std::sort(iovas.begin(), iovas.end());
+    CHECK(std::adjacent_find(iovas.begin(), iovas.end(), [](auto a, auto b) { return b - a < 4096; }) == iovas.end());
+    CHECK(e.box.dma_mappings_available() == *before - 64);
   }
   CHECK(e.box.dma_mappings_available() == *before);
 

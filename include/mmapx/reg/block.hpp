@@ -534,6 +534,7 @@ class block {
   /// whose reads have side effects are listed but not read; banked registers
   /// are read through their bank (the select register is written, then restored).
   std::string dump() const {
+    static_assert(std::is_void_v<View>, "mmapx::reg: name-driven calls are made on the block, not in a bank scope");
     std::string text(Map::name);
     text += ":\n";
     for (const auto& r : info_of<Map>.registers) dump_line(text, r);
@@ -706,6 +707,8 @@ class block {
 
   /// Whether r is an entry of this map's table; else fails with unknown_name.
   static bool ours(const register_info* r, mmapx::detail::failure& f, const char* operation) noexcept {
+    // Their banks are selected from the unbanked state, which a bank scope is not in.
+    static_assert(std::is_void_v<View>, "mmapx::reg: name-driven calls are made on the block, not in a bank scope");
     const auto registers = info_of<Map>.registers;
     if (r != nullptr && r >= registers.data() && r < registers.data() + registers.size()) {
       f.subject = r->c_name;
@@ -873,6 +876,17 @@ class element_view {
   template <field_type... Fs>
   void modify(field_value<Fs>... values) const {
     block_.template modify<R>(values...);
+  }
+  /// Polls field F of this element until it holds `v`, as block::wait_until
+  /// (errc::timed_out after `timeout`; the exception names the array's register).
+  template <field_type F>
+  void wait_until(field_value<F> v, std::chrono::nanoseconds timeout) const {
+    block_.wait_until(v, timeout);
+  }
+  /// The noexcept form: errc::timed_out in `ec`.
+  template <field_type F>
+  void wait_until(field_value<F> v, std::chrono::nanoseconds timeout, std::error_code& ec) const noexcept {
+    block_.wait_until(v, timeout, ec);
   }
 
  private:
