@@ -660,7 +660,12 @@ bool region<A>::resize_impl(std::size_t new_size, resize_options opts, detail::f
   }
   if (src_.fd) f.fd = src_.fd.get();
   const auto end = checked_file_end(src_.offset, new_size);
-  if (!end) return f.at(src_.offset).fail(errc::size_overflow, "resize");
+  // The span must fit the address space (32-bit) before the file grows for it.
+  const std::uint64_t lead = map_.length != 0 ? static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(map_.data) -
+                                                                           reinterpret_cast<std::uintptr_t>(map_.base))
+                                              : src_.offset % page_size();
+  const auto span = align_up(lead + new_size, page_size());
+  if (!end || !span || *span > SIZE_MAX) return f.at(src_.offset).fail(errc::size_overflow, "resize");
   if (src_.kind == detail::backing::anonymous_shared && map_.length != 0 && new_size > map_.size) {
     // Its shmem object was sized at mmap time: pages past it would SIGBUS.
     return f.fail(std::make_error_code(std::errc::operation_not_supported),
@@ -681,10 +686,6 @@ bool region<A>::resize_impl(std::size_t new_size, resize_options opts, detail::f
     drop_mapping();  // keeps the backing: resize(0) is not unmap()
     return true;
   }
-  const std::uint64_t lead = reinterpret_cast<std::uintptr_t>(map_.data) -
-                             reinterpret_cast<std::uintptr_t>(map_.base);
-  const auto span = align_up(lead + new_size, page_size());
-  if (!span || *span > SIZE_MAX) return f.at(src_.offset).fail(errc::size_overflow, "resize");
   void* moved_to = ::mremap(map_.base, map_.length, static_cast<std::size_t>(*span),
                             opts.may_move ? MREMAP_MAYMOVE : 0);
   if (moved_to == MAP_FAILED && errno == EFAULT && opts.may_move && new_size > map_.size) {

@@ -82,7 +82,11 @@ TEST_CASE("a FIFO is refused at once by map_file and map_device, never waited on
 
 TEST_CASE("fixed placement without an address is an error and maps nothing", "[outside]") {
   // In a child: before the fix this mapped page 0 and never unmapped it.
-  CHECK(in_child([] {
+  // msync tells whether page 0 is mapped, where the platform's msync checks
+  // (qemu-user's does not: that check is skipped there, with this warning).
+  const bool msync_sees_unmapped = ::msync(nullptr, page_size(), MS_ASYNC) != 0 && errno == ENOMEM;
+  if (!msync_sees_unmapped) WARN("skipped the page-0 check: msync itself does not report unmapped memory here (qemu-user)");
+  CHECK(in_child([msync_sees_unmapped] {
           std::error_code ec;
           {
             auto r = map_anonymous(page_size(), {.map = {.place = placement::fixed_noreplace}}, ec);
@@ -90,7 +94,7 @@ TEST_CASE("fixed placement without an address is an error and maps nothing", "[o
             if (r.is_mapped() || r.data() != nullptr) return 4;
           }
           // Page 0 is not mapped: msync of an unmapped range is ENOMEM.
-          if (::msync(nullptr, page_size(), MS_ASYNC) == 0 || errno != ENOMEM) return 5;
+          if (msync_sees_unmapped && (::msync(nullptr, page_size(), MS_ASYNC) == 0 || errno != ENOMEM)) return 5;
           return 0;
         }) == 0);
   // The file form and the message, in a child for the same reason.
