@@ -544,7 +544,7 @@ template <access A>
 region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_t length,
                     const map_options& opts, failure& f) noexcept {
   if (fd && f.fd == failure::no_fd && f.subject.empty()) f.fd = fd.get();
-  if (!checked_file_end(offset, length)) {
+  if (!checked_file_end(offset, length) || !span_fits_address_space(offset, length, page_size())) {
     f.at(offset).fail(errc::size_overflow, "map");
     return {};
   }
