@@ -22,7 +22,8 @@
 #include <cstdint>
 
 #if defined(__GLIBC__) && !defined(__USE_LARGEFILE64)
-#error "mmapx needs glibc's 64-bit file calls (fstat64, mmap64, ...): compile with _GNU_SOURCE or _LARGEFILE64_SOURCE defined (g++ and clang++ define _GNU_SOURCE for C++ unless told otherwise)"
+// g++ and clang++ define _GNU_SOURCE for C++ unless told otherwise.
+#error "mmapx needs glibc's 64-bit file calls (fstat64, mmap64...): define _GNU_SOURCE or _LARGEFILE64_SOURCE"
 #endif
 
 namespace mmapx::detail {
