@@ -28,6 +28,7 @@ constexpr int exit_system = 3;
 constexpr const char* usage = R"(usage: mmapx-devmem [--width 8|16|32|64] [--cached] ADDRESS [VALUE]
        mmapx-devmem [--width W] --pci DDDD:BB:DD.F [--bar N] OFFSET [VALUE]
        mmapx-devmem --map NAME [--pci DDDD:BB:DD.F] [--bar N] dump | REG[.FIELD] | REG[.FIELD]=VALUE
+       mmapx-devmem --help
 
 Reads (no VALUE) or writes one naturally aligned value of WIDTH bits (default 32)
 at a physical address through /dev/mem (uncached unless --cached), or at an

@@ -32,6 +32,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace {
@@ -45,7 +46,7 @@ using nic_type = e1000_driver::nic<mmapx::reg::direct_bus<std::byte>>;
 constexpr e1000_frames::mac_address broadcast{0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 /// Refuses, with the reason and the fix, a PCI address that is not an 82540EM
-/// bound to vfio-pci (before VFIO would give a less direct error).
+/// bound to vfio-pci, before the VFIO container is opened.
 void check_device(const std::string& bdf) {
   const auto all = mmapx::find_pci_devices(e1000::vendor_id, e1000::device_id);
   bool found = false;
@@ -56,14 +57,7 @@ void check_device(const std::string& bdf) {
   }
   if (!found)
     throw driver_error("no 82540EM (8086:100e) at " + bdf + "; 82540EMs present: " + (list.empty() ? "none" : list));
-  char target[256] = {};
-  const std::string link = "/sys/bus/pci/devices/" + bdf + "/driver";
-  const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
-  const std::string driver = n > 0 ? std::string(std::strrchr(target, '/') + 1) : "no driver";
-  if (driver != "vfio-pci")
-    throw driver_error(bdf + " is bound to " + driver + ", not vfio-pci: echo vfio-pci > /sys/bus/pci/devices/" + bdf +
-                       "/driver_override; echo " + bdf + " > /sys/bus/pci/drivers/" + driver +
-                       "/unbind; echo " + bdf + " > /sys/bus/pci/drivers_probe");
+  (void)vfio::check_device(bdf);  // in an IOMMU group and bound to vfio-pci, or how to bind it
 }
 
 /// Checks every device (check_device), then opens the VFIO container they will share.
@@ -94,13 +88,24 @@ struct port {
   }
 };
 
+/// Waits up to `timeout` for the NIC's interrupt: true when one came, false
+/// when none did in time (errc::timed_out); other errors throw.
+bool interrupted(vfio::interrupts& irq, std::chrono::milliseconds timeout) {
+  std::error_code ec;
+  (void)irq.wait(timeout, 0, ec);
+  if (ec == mmapx::errc::timed_out) return false;
+  if (ec) throw std::system_error(ec, "wait for the NIC's interrupt");
+  return true;
+}
+
 /// Polling: takes the frames that are there. Interrupts: waits for the
-/// receiving NIC's interrupt first (up to 200 ms), reads ICR (which clears the
-/// causes and so deasserts the line), unmasks INTx, then takes the frames;
-/// frames that arrive after the ICR read raise the next interrupt.
+/// receiving NIC's interrupt first (up to 200 ms; none in time is not an
+/// error, the frames are taken anyway), reads ICR (which clears the causes
+/// and so deasserts the line), unmasks INTx, then takes the frames; frames
+/// that arrive after the ICR read raise the next interrupt.
 template <class F>
 std::size_t take_frames(port& rx, F&& on_frame) {
-  if (rx.irq && rx.irq->wait(std::chrono::milliseconds(200))) {
+  if (rx.irq && interrupted(*rx.irq, std::chrono::milliseconds(200))) {
     (void)rx.nic->take_interrupt_causes();
     rx.irq->unmask();
   }
@@ -125,7 +130,7 @@ void warm_up(port& tx, port& rx) {
   while (tx.nic->in_flight() != 0 && tx.nic->reclaim() != 0) {}
   if (rx.irq) {
     (void)rx.nic->take_interrupt_causes();
-    (void)rx.irq->wait(std::chrono::milliseconds(0));
+    (void)interrupted(*rx.irq, std::chrono::milliseconds(0));  // takes a pending one, if any
     rx.irq->unmask();
   }
   (void)tx.nic->read_statistics();
@@ -364,15 +369,58 @@ int fault(const std::string& tx_bdf, const std::string& rx_bdf) {
   return good0 && good3 ? result : 1;
 }
 
+constexpr const char* help = R"(usage: mmapx-e1000 info BDF
+       mmapx-e1000 dump BDF [--statistics]
+       mmapx-e1000 send BDF COUNT [SIZE|mixed]
+       mmapx-e1000 recv BDF COUNT [SECONDS]
+       mmapx-e1000 loop TX_BDF RX_BDF COUNT [SIZE|mixed] [--interrupts] [--window=N]
+                        [--rx-ring=N] [--tx-ring=N]
+       mmapx-e1000 fault TX_BDF RX_BDF
+       mmapx-e1000 --help
+
+A user-space driver for Intel's 82540EM (QEMU's -device e1000, PCI 8086:100e)
+over VFIO. Devices must be bound to vfio-pci.
+
+commands:
+  info               link, speed, MAC (EEPROM and RAL0/RAH0)
+  dump               every register; statistics (which clear when read) only
+                     with --statistics
+  send               broadcast COUNT test frames of SIZE bytes (default 60;
+                     mixed: sizes spread over 60 to 1514)
+  recv               receive COUNT test frames and check them (wait up to
+                     SECONDS, default 10)
+  loop               send COUNT frames from TX_BDF, receive and check them on
+                     RX_BDF; prints the rate
+  fault              a descriptor whose buffer IOVA is not mapped: the IOMMU
+                     must block the device (exit status 3)
+
+options:
+  --statistics       dump: read the statistics registers too
+  --interrupts       loop: wait on the receive interrupt instead of polling
+  --window=N         loop: frames in flight at most (default 128; below the
+                     receive ring's size)
+  --rx-ring=N        loop: receive descriptors, a multiple of 8 from 8 to 65536
+                     (default 256)
+  --tx-ring=N        loop: transmit descriptors, the same rule (default 256)
+  --help             this text
+
+exit status: 0 success, 1 a frame was lost or wrong, 2 usage or setup error
+(no such device, not bound to vfio-pci, link down, bad ring size, frame too
+long), 3 device error seen.
+)";
+
 int usage(const char* why) {
-  std::fprintf(stderr, "mmapx-e1000: %s\nusage: mmapx-e1000 info|dump|send|recv|loop|fault ... (see the source's header)\n",
-               why);
+  std::fprintf(stderr, "mmapx-e1000: %s\nTry 'mmapx-e1000 --help' for more information.\n", why);
   return 2;
 }
 
 int run(const std::vector<std::string>& a) {
   if (a.empty()) return usage("no command");
   const std::string& cmd = a[0];
+  if (cmd == "--help" && a.size() == 1) {
+    std::fputs(help, stdout);
+    return 0;
+  }
   if (cmd == "info" && a.size() == 2) return info(a[1]);
   if (cmd == "dump" && (a.size() == 2 || (a.size() == 3 && a[2] == "--statistics"))) return dump(a[1], a.size() == 3);
   if (cmd == "send" && (a.size() == 3 || a.size() == 4))

@@ -195,12 +195,14 @@ int cmd_fact(const std::string& address, std::uint64_t n, bool use_irq) {
     auto msi = dev.vfio()->dev.enable_interrupts(mmapx::vfio::irq_type::msi);
     regs.modify(edu::status::irq_on_done::val<1>);
     regs.write<edu::factorial>(static_cast<std::uint32_t>(n));
-    const auto arrived = msi.wait(5s);
+    std::error_code timeout;
+    (void)msi.wait(5s, 0, timeout);
     regs.modify(edu::status::irq_on_done::val<0>);
-    if (!arrived) {
+    if (timeout == mmapx::errc::timed_out) {
       std::printf("factorial: no completion interrupt within 5 s\n");
       return exit_check_failed;
     }
+    if (timeout) throw std::system_error(timeout, "edutool: wait for the completion interrupt");
     const std::uint32_t cause = regs.read<edu::irq_status>();
     regs.write<edu::irq_ack>(cause);
     std::printf("factorial: completion interrupt through VFIO MSI (cause 0x%x)\n", cause);
@@ -309,10 +311,13 @@ int cmd_irq(const std::string& address, std::uint64_t count, bool intx) {
   auto irq = dev.vfio()->dev.enable_interrupts(intx ? mmapx::vfio::irq_type::intx : mmapx::vfio::irq_type::msi);
   for (std::uint64_t i = 0; i < count; ++i) {
     regs.write<edu::irq_raise>(0x10U);
-    if (!irq.wait(5s)) {
+    std::error_code timeout;
+    (void)irq.wait(5s, 0, timeout);
+    if (timeout == mmapx::errc::timed_out) {
       std::printf("irq: interrupt %llu did not arrive within 5 s\n", static_cast<unsigned long long>(i + 1));
       return exit_check_failed;
     }
+    if (timeout) throw std::system_error(timeout, "edutool: wait for the interrupt");
     regs.write<edu::irq_ack>(0x10U);
     if (intx) irq.unmask();  // the kernel masked INTx until the device is quiet
   }

@@ -23,6 +23,7 @@ region<A> map_anonymous(std::size_t size, const anonymous_options& opts = {}) {
     return detail::map_anonymous_range<A>(size, opts.shared, opts.map, f);
   });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 template <access A = access::read_write>
 region<A> map_anonymous(std::size_t size, const anonymous_options& opts, std::error_code& ec) noexcept {
   return detail::reporting(ec, [&](detail::failure& f) {

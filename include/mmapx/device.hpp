@@ -67,6 +67,7 @@ region<A> map_device(const std::filesystem::path& path, std::uint64_t offset, st
     return detail::map_device_impl<A>(path.c_str(), offset, length, opts, f);
   });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 template <access A = access::read_write>
 region<A> map_device(const std::filesystem::path& path, std::uint64_t offset, std::size_t length,
                      const device_options& opts, std::error_code& ec) noexcept {

@@ -69,6 +69,7 @@ template <access A = access::read_write>
 region<A> map_physical(std::uint64_t address, std::size_t length, const devmem_options& opts = {}) {
   return detail::throwing([&](detail::failure& f) { return detail::map_physical_impl<A>(address, length, opts, f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 template <access A = access::read_write>
 region<A> map_physical(std::uint64_t address, std::size_t length, const devmem_options& opts,
                        std::error_code& ec) noexcept {

@@ -124,10 +124,12 @@ inline std::error_code make_error_code(errc e) noexcept {
 
 }  // namespace mmapx
 
+/// \cond std_specialisations (not mmapx names: left out of the API reference)
 /// Lets an errc convert implicitly to std::error_code and compare with one,
 /// e.g. `ec == mmapx::errc::timed_out`.
 template <>
 struct std::is_error_code_enum<mmapx::errc> : std::true_type {};
+/// \endcond
 
 namespace mmapx::detail {
 

@@ -150,6 +150,7 @@ template <access A = access::read>
 region<A> map_file(const std::filesystem::path& path, const file_options& opts = {}) {
   return detail::throwing([&](detail::failure& f) { return detail::map_file_path<A>(path, opts, f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 template <access A = access::read>
 region<A> map_file(const std::filesystem::path& path, const file_options& opts, std::error_code& ec) noexcept {
   return detail::reporting(ec, [&](detail::failure& f) { return detail::map_file_path<A>(path, opts, f); });
@@ -161,6 +162,7 @@ template <access A = access::read>
 region<A> map_fd(int fd, const file_options& opts = {}) {
   return detail::throwing([&](detail::failure& f) { return detail::map_file_fd<A>(fd, opts, f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 template <access A = access::read>
 region<A> map_fd(int fd, const file_options& opts, std::error_code& ec) noexcept {
   return detail::reporting(ec, [&](detail::failure& f) { return detail::map_file_fd<A>(fd, opts, f); });
@@ -175,6 +177,7 @@ region<A> map_fd(int fd, const file_options& opts, std::error_code& ec) noexcept
 inline void reserve_file_range(int fd, std::uint64_t offset, std::uint64_t length) {
   detail::throwing([&](detail::failure& f) { detail::reserve_file_range(fd, offset, length, f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 inline void reserve_file_range(int fd, std::uint64_t offset, std::uint64_t length, std::error_code& ec) noexcept {
   detail::reporting(ec, [&](detail::failure& f) { detail::reserve_file_range(fd, offset, length, f); });
 }

@@ -112,6 +112,7 @@ public:
   static device open(const std::string& path) {
     return detail::throwing([&](detail::failure& f) { return open_impl(path, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static device open(const std::string& path, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return open_impl(path, f); });
   }
@@ -129,6 +130,7 @@ public:
   region<A> map(const buffer_spec& spec) const {
     return detail::throwing([&](detail::failure& f) { return map_impl<A>(spec, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   template <access A = access::read_write>
   region<A> map(const buffer_spec& spec, std::error_code& ec) const noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return map_impl<A>(spec, f); });
@@ -138,6 +140,7 @@ public:
   ro_region map_status() const {
     return detail::throwing([&](detail::failure& f) { return map_status_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   ro_region map_status(std::error_code& ec) const noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return map_status_impl(f); });
   }
@@ -146,6 +149,7 @@ public:
   statistics stats() const {
     return detail::throwing([&](detail::failure& f) { return stats_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   statistics stats(std::error_code& ec) const noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return stats_impl(f); });
   }
@@ -157,6 +161,7 @@ public:
   void start(std::chrono::nanoseconds period, cache_mode cache = cache_mode::cached) const {
     detail::throwing([&](detail::failure& f) { start_impl(period, cache, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void start(std::chrono::nanoseconds period, cache_mode cache,
              std::error_code& ec) const noexcept {
     detail::reporting(ec, [&](detail::failure& f) { start_impl(period, cache, f); });
@@ -166,6 +171,7 @@ public:
   void stop() const {
     detail::throwing([&](detail::failure& f) { stop_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void stop(std::error_code& ec) const noexcept {
     detail::reporting(ec, [&](detail::failure& f) { stop_impl(f); });
   }
@@ -175,6 +181,7 @@ public:
   void set_period(std::chrono::nanoseconds period) const {
     detail::throwing([&](detail::failure& f) { set_period_impl(period, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void set_period(std::chrono::nanoseconds period, std::error_code& ec) const noexcept {
     detail::reporting(ec, [&](detail::failure& f) { set_period_impl(period, f); });
   }
@@ -185,6 +192,7 @@ public:
   ready_buffer wait(std::chrono::milliseconds timeout) const {
     return detail::throwing([&](detail::failure& f) { return wait_impl(timeout, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   ready_buffer wait(std::chrono::milliseconds timeout, std::error_code& ec) const noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return wait_impl(timeout, f); });
   }
@@ -193,6 +201,7 @@ public:
   void hand_back(std::uint32_t index) const {
     detail::throwing([&](detail::failure& f) { hand_back_impl(index, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void hand_back(std::uint32_t index, std::error_code& ec) const noexcept {
     detail::reporting(ec, [&](detail::failure& f) { hand_back_impl(index, f); });
   }
@@ -202,6 +211,7 @@ public:
   std::uint64_t bus_address(cache_mode cache, std::uint32_t index) const {
     return detail::throwing([&](detail::failure& f) { return bus_address_impl(cache, index, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   std::uint64_t bus_address(cache_mode cache, std::uint32_t index,
                             std::error_code& ec) const noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return bus_address_impl(cache, index, f); });
@@ -213,6 +223,7 @@ public:
   page_memory_type memory_type_of(const void* address) const {
     return detail::throwing([&](detail::failure& f) { return memory_type_impl(address, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   page_memory_type memory_type_of(const void* address, std::error_code& ec) const noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return memory_type_impl(address, f); });
   }

@@ -110,6 +110,7 @@ template <access A = access::read_write>
 region<A> map_memfd(const char* name, std::size_t size, const memfd_options& opts = {}) {
   return detail::throwing([&](detail::failure& f) { return detail::map_memfd_impl<A>(name, size, opts, f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 template <access A = access::read_write>
 region<A> map_memfd(const char* name, std::size_t size, const memfd_options& opts,
                     std::error_code& ec) noexcept {
@@ -121,6 +122,7 @@ region<A> map_memfd(const char* name, std::size_t size, const memfd_options& opt
 inline void add_seals(int fd, seal seals) {
   detail::throwing([&](detail::failure& f) { f.fd = fd; detail::add_seals(fd, seals, f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 inline void add_seals(int fd, seal seals, std::error_code& ec) noexcept {
   detail::reporting(ec, [&](detail::failure& f) { f.fd = fd; detail::add_seals(fd, seals, f); });
 }

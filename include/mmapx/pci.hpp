@@ -206,6 +206,7 @@ inline void pci_enable_intx(const std::string& device, bool enable = true) {
     detail::pci_command_bits_impl(device, detail::pci_command_high, detail::pci_intx_disable, !enable, f);
   });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 inline void pci_enable_intx(const std::string& device, bool enable, std::error_code& ec) noexcept {
   detail::reporting(ec, [&](detail::failure& f) {
     detail::pci_command_bits_impl(device, detail::pci_command_high, detail::pci_intx_disable, !enable, f);
@@ -220,6 +221,7 @@ inline void pci_enable_bus_master(const std::string& device, bool enable = true)
     detail::pci_command_bits_impl(device, detail::pci_command_low, detail::pci_bus_master, enable, f);
   });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 inline void pci_enable_bus_master(const std::string& device, bool enable, std::error_code& ec) noexcept {
   detail::reporting(ec, [&](detail::failure& f) {
     detail::pci_command_bits_impl(device, detail::pci_command_low, detail::pci_bus_master, enable, f);
@@ -230,6 +232,7 @@ inline void pci_enable_bus_master(const std::string& device, bool enable, std::e
 inline std::vector<std::string> find_pci_devices(std::uint16_t vendor, std::uint16_t device) {
   return detail::throwing([&](detail::failure& f) { return detail::find_pci_devices_impl(vendor, device, f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 inline std::vector<std::string> find_pci_devices(std::uint16_t vendor, std::uint16_t device,
                                                  std::error_code& ec) noexcept {
   return detail::reporting(ec, [&](detail::failure& f) { return detail::find_pci_devices_impl(vendor, device, f); });
@@ -239,6 +242,7 @@ inline std::vector<std::string> find_pci_devices(std::uint16_t vendor, std::uint
 inline pci_bar pci_bar_info(const std::string& device, unsigned index) {
   return detail::throwing([&](detail::failure& f) { return detail::pci_bar_impl(device, index, f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 inline pci_bar pci_bar_info(const std::string& device, unsigned index, std::error_code& ec) noexcept {
   return detail::reporting(ec, [&](detail::failure& f) { return detail::pci_bar_impl(device, index, f); });
 }
@@ -250,6 +254,7 @@ region<A> map_pci_bar(const std::string& device, unsigned index, const pci_map_o
     return detail::map_pci_bar_impl<A>(device, index, opts, f);
   });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 template <access A = access::read_write>
 region<A> map_pci_bar(const std::string& device, unsigned index, const pci_map_options& opts,
                       std::error_code& ec) noexcept {

@@ -81,6 +81,7 @@ public:
   static protection_key allocate(key_rights initial = key_rights::read_write) {
     return detail::throwing([&](detail::failure& f) { return allocate_impl(initial, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static protection_key allocate(key_rights initial, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return allocate_impl(initial, f); });
   }
@@ -96,6 +97,7 @@ public:
   void assign(region<A>& r, std::size_t offset, std::size_t length, protection p) const {
     detail::throwing([&](detail::failure& f) { assign_impl(r, offset, length, p, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   template <access A>
   void assign(region<A>& r, std::size_t offset, std::size_t length, protection p,
               std::error_code& ec) const noexcept {
@@ -106,6 +108,7 @@ public:
   void set_rights(key_rights rights) const {
     detail::throwing([&](detail::failure& f) { set_impl(rights, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void set_rights(key_rights rights, std::error_code& ec) const noexcept {
     detail::reporting(ec, [&](detail::failure& f) { set_impl(rights, f); });
   }
@@ -113,6 +116,7 @@ public:
   [[nodiscard]] key_rights rights() const {
     return detail::throwing([&](detail::failure& f) { return get_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] key_rights rights(std::error_code& ec) const noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return get_impl(f); });
   }

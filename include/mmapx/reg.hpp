@@ -4,7 +4,8 @@
 // Declare registers and fields (reg/field.hpp, reg/register.hpp), list them
 // in a map with its bus contract (reg/map.hpp), bind the map to memory
 // (reg/block.hpp) and access registers by type, or by name at run time
-// (reg/names.hpp). reg/recording_bus.hpp stands in for hardware in tests.
+// (reg/names.hpp). reg/recording_bus.hpp stands in for hardware in tests:
+// a test double, so it is included on purpose, by name, and not from here.
 #pragma once
 
 #include <mmapx/reg/block.hpp>
@@ -13,5 +14,4 @@
 #include <mmapx/reg/fixed_name.hpp>
 #include <mmapx/reg/map.hpp>
 #include <mmapx/reg/names.hpp>
-#include <mmapx/reg/recording_bus.hpp>
 #include <mmapx/reg/register.hpp>

@@ -165,6 +165,7 @@ public:
 
   /// The first requested byte (null when empty); const for read-only regions.
   [[nodiscard]] value_type* data() noexcept { return map_.data; }
+  /// The first requested byte of a const region, read-only (null when empty).
   [[nodiscard]] const std::byte* data() const noexcept { return map_.data; }
   /// Bytes requested (the page-aligned mapping around them may be larger).
   [[nodiscard]] std::size_t size() const noexcept { return map_.size; }
@@ -175,13 +176,17 @@ public:
   /// [data(), data() + size()) as a span: empty for an empty region, stale
   /// after a resize that moved the mapping.
   [[nodiscard]] std::span<value_type> bytes() noexcept { return {map_.data, map_.size}; }
+  /// bytes() of a const region: the same range, read-only.
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {map_.data, map_.size}; }
-  /// The first requested byte, as data(): regions work with range-for and <algorithm>.
+  /// The first requested byte, as data(): regions work with range-for and `<algorithm>`.
   [[nodiscard]] value_type* begin() noexcept { return map_.data; }
   /// data() + size().
   [[nodiscard]] value_type* end() noexcept { return map_.data + map_.size; }
+  /// begin() and end() of a const region: the same bytes, read-only.
+  /// @{
   [[nodiscard]] const std::byte* begin() const noexcept { return map_.data; }
   [[nodiscard]] const std::byte* end() const noexcept { return map_.data + map_.size; }
+  /// @}
 
   /// The backing file descriptor (owned by the region), or -1.
   [[nodiscard]] int native_handle() const noexcept { return src_.fd.get(); }
@@ -196,13 +201,17 @@ public:
   void flush(flush_level level = flush_level::sync) requires(A == access::read_write) {
     detail::throwing([&](detail::failure& f) { flush_impl(0, map_.size, level, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void flush(flush_level level, std::error_code& ec) noexcept requires(A == access::read_write) {
     detail::reporting(ec, [&](detail::failure& f) { flush_impl(0, map_.size, level, f); });
   }
+  /// flush() of the pages holding bytes [offset, offset + length) only; a range
+  /// not inside the region is errc::range_outside_region.
   void flush(std::size_t offset, std::size_t length, flush_level level = flush_level::sync)
     requires(A == access::read_write) {
     detail::throwing([&](detail::failure& f) { flush_impl(offset, length, level, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void flush(std::size_t offset, std::size_t length, flush_level level, std::error_code& ec) noexcept
     requires(A == access::read_write) {
     detail::reporting(ec, [&](detail::failure& f) { flush_impl(offset, length, level, f); });
@@ -212,10 +221,14 @@ public:
 
   /// madvise(2) with portable names (whole region or a range).
   void advise(advice a) { advise(a, 0, map_.size); }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void advise(advice a, std::error_code& ec) noexcept { advise(a, 0, map_.size, ec); }
+  /// advise() of the pages holding bytes [offset, offset + length) only; a range
+  /// not inside the region is errc::range_outside_region.
   void advise(advice a, std::size_t offset, std::size_t length) {
     detail::throwing([&](detail::failure& f) { advise_impl(a, offset, length, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void advise(advice a, std::size_t offset, std::size_t length, std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { advise_impl(a, offset, length, f); });
   }
@@ -223,10 +236,14 @@ public:
   /// Changes page protection. On a read-only region only none/read/read_exec
   /// are accepted: the type promised the bytes would not be written.
   void protect(protection p) { protect(p, 0, map_.size); }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void protect(protection p, std::error_code& ec) noexcept { protect(p, 0, map_.size, ec); }
+  /// protect() of the pages holding bytes [offset, offset + length) only; a range
+  /// not inside the region is errc::range_outside_region.
   void protect(protection p, std::size_t offset, std::size_t length) {
     detail::throwing([&](detail::failure& f) { protect_impl(p, offset, length, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void protect(protection p, std::size_t offset, std::size_t length, std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { protect_impl(p, offset, length, f); });
   }
@@ -235,6 +252,7 @@ public:
   void lock() {
     detail::throwing([&](detail::failure& f) { lock_impl(true, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void lock(std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { lock_impl(true, f); });
   }
@@ -242,6 +260,7 @@ public:
   void unlock() {
     detail::throwing([&](detail::failure& f) { lock_impl(false, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void unlock(std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { lock_impl(false, f); });
   }
@@ -258,6 +277,7 @@ public:
   bool resize(std::size_t new_size, resize_options opts = {}) {
     return detail::throwing([&](detail::failure& f) { return resize_impl(new_size, opts, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   bool resize(std::size_t new_size, resize_options opts, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return resize_impl(new_size, opts, f); });
   }
@@ -268,6 +288,7 @@ public:
   void unmap() {
     detail::throwing([&](detail::failure& f) { unmap_all(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void unmap(std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { unmap_all(f); });
   }

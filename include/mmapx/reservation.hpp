@@ -142,6 +142,7 @@ public:
   static reservation create(std::size_t size, std::size_t alignment = 0) {
     return detail::throwing([&](detail::failure& f) { return create_impl(size, alignment, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static reservation create(std::size_t size, std::size_t alignment, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return create_impl(size, alignment, f); });
   }
@@ -153,15 +154,18 @@ public:
 
   /// Moves `r`'s mapping so that its page-aligned start is at data() + at
   /// (its data() is then data() + at + r's offset within its first page) and
-  /// returns it. `at` must be a multiple of r.page_size() (else EINVAL), the
-  /// mapping must fit (else errc::range_outside_region) and the range must
-  /// not hold another placed region (else errc::placement_failed). An empty
+  /// returns it. data() + at must be a multiple of r.page_size() (else
+  /// EINVAL: a huge-page region needs a reservation created with that
+  /// alignment), the mapping must fit (else errc::range_outside_region) and
+  /// the range must not hold another placed region (else
+  /// errc::placement_failed). An empty
   /// region is errc::not_mapped, one already placed is EINVAL. On failure
   /// `r` is left as it was.
   template <access A>
   region<A> place(std::size_t at, region<A>&& r) {
     return detail::throwing([&](detail::failure& f) { return place_impl(at, r, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   template <access A>
   region<A> place(std::size_t at, region<A>&& r, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return place_impl(at, r, f); });
@@ -172,6 +176,7 @@ public:
   rw_region commit(std::size_t at, std::size_t length) {
     return detail::throwing([&](detail::failure& f) { return commit_impl(at, length, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   rw_region commit(std::size_t at, std::size_t length, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return commit_impl(at, length, f); });
   }
@@ -220,8 +225,8 @@ private:
     }
     std::size_t lead = 0;
     const std::size_t length = mapping_length(r, lead);
-    if (at % r.page_size() != 0) {
-      f.at(at).fail(std::make_error_code(std::errc::invalid_argument), "place (offset not page-aligned)");
+    if ((reinterpret_cast<std::uintptr_t>(data_) + at) % r.page_size() != 0) {
+      f.at(at).fail(std::make_error_code(std::errc::invalid_argument), "place (address not aligned to the region's pages)");
       return {};
     }
     if (!range_within(at, length, size_)) {

@@ -97,6 +97,7 @@ public:
   static mirrored_buffer create(std::size_t capacity, const ring_options& opts = {}) {
     return detail::throwing([&](detail::failure& f) { return create_impl(capacity, opts, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static mirrored_buffer create(std::size_t capacity, const ring_options& opts, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return create_impl(capacity, opts, f); });
   }
@@ -107,6 +108,7 @@ public:
   static mirrored_buffer map(int fd, std::uint64_t offset, std::size_t capacity) {
     return detail::throwing([&](detail::failure& f) { return map_impl(fd, offset, capacity, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static mirrored_buffer map(int fd, std::uint64_t offset, std::size_t capacity, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return map_impl(fd, offset, capacity, f); });
   }
@@ -256,6 +258,7 @@ public:
   static spsc_queue create(std::size_t capacity, const ring_options& opts = {}) {
     return detail::throwing([&](detail::failure& f) { return create_impl(capacity, opts, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static spsc_queue create(std::size_t capacity, const ring_options& opts, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return create_impl(capacity, opts, f); });
   }
@@ -264,6 +267,7 @@ public:
   static spsc_queue create_on(int fd, std::size_t capacity) {
     return detail::throwing([&](detail::failure& f) { return create_on_impl(fd, capacity, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static spsc_queue create_on(int fd, std::size_t capacity, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return create_on_impl(fd, capacity, f); });
   }
@@ -272,6 +276,7 @@ public:
   static spsc_queue attach(int fd) {
     return detail::throwing([&](detail::failure& f) { return attach_impl(fd, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static spsc_queue attach(int fd, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return attach_impl(fd, f); });
   }
@@ -296,6 +301,7 @@ public:
   void commit_write(std::size_t n) {
     detail::throwing([&](detail::failure& f) { commit_write_impl(n, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void commit_write(std::size_t n, std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { commit_write_impl(n, f); });
   }
@@ -311,6 +317,7 @@ public:
   void commit_read(std::size_t n) {
     detail::throwing([&](detail::failure& f) { commit_read_impl(n, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void commit_read(std::size_t n, std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { commit_read_impl(n, f); });
   }
@@ -319,6 +326,7 @@ public:
   void wait_writable(std::size_t n, std::chrono::nanoseconds timeout) {
     detail::throwing([&](detail::failure& f) { wait_writable_impl(n, detail::deadline_after(timeout), f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void wait_writable(std::size_t n, std::chrono::nanoseconds timeout, std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { wait_writable_impl(n, detail::deadline_after(timeout), f); });
   }
@@ -326,6 +334,7 @@ public:
   void wait_readable(std::size_t n, std::chrono::nanoseconds timeout) {
     detail::throwing([&](detail::failure& f) { wait_readable_impl(n, detail::deadline_after(timeout), f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void wait_readable(std::size_t n, std::chrono::nanoseconds timeout, std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { wait_readable_impl(n, detail::deadline_after(timeout), f); });
   }
@@ -335,6 +344,7 @@ public:
   void write(std::span<const std::byte> bytes, std::chrono::nanoseconds timeout) {
     detail::throwing([&](detail::failure& f) { write_impl(bytes, timeout, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void write(std::span<const std::byte> bytes, std::chrono::nanoseconds timeout, std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { write_impl(bytes, timeout, f); });
   }
@@ -342,6 +352,7 @@ public:
   void read(std::span<std::byte> out, std::chrono::nanoseconds timeout) {
     detail::throwing([&](detail::failure& f) { read_impl(out, timeout, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void read(std::span<std::byte> out, std::chrono::nanoseconds timeout, std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { read_impl(out, timeout, f); });
   }

@@ -204,6 +204,7 @@ template <scan_callback Fn>
 void scan_fd(int fd, Fn&& fn, const scan_options& o = {}) {
   detail::throwing([&](detail::failure& f) { detail::scan_fd_impl(fd, fn, o, f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 template <scan_callback Fn>
 void scan_fd(int fd, Fn&& fn, const scan_options& o, std::error_code& ec) {
   detail::reporting(ec, [&](detail::failure& f) { detail::scan_fd_impl(fd, fn, o, f); });
@@ -217,6 +218,7 @@ void scan_file(const std::filesystem::path& path, Fn&& fn, const scan_options& o
     if (fd) detail::scan_fd_impl(fd.get(), fn, o, f);
   });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 template <scan_callback Fn>
 void scan_file(const std::filesystem::path& path, Fn&& fn, const scan_options& o, std::error_code& ec) {
   detail::reporting(ec, [&](detail::failure& f) {
@@ -236,6 +238,7 @@ template <access A, scan_callback Fn>
 void scan(region<A>& r, Fn&& fn, const scan_options& o = {}) {
   detail::throwing([&](detail::failure& f) { detail::scan_region_impl(r, fn, o, f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 template <access A, scan_callback Fn>
 void scan(region<A>& r, Fn&& fn, const scan_options& o, std::error_code& ec) {
   detail::reporting(ec, [&](detail::failure& f) { detail::scan_region_impl(r, fn, o, f); });

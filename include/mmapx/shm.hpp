@@ -61,6 +61,7 @@ public:
   static shared_memory create(const char* name, std::size_t size, const shm_options& o = {}) {
     return detail::throwing([&](detail::failure& f) { return make(name, mode::create, size, o, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static shared_memory create(const char* name, std::size_t size, const shm_options& o,
                               std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return make(name, mode::create, size, o, f); });
@@ -71,6 +72,7 @@ public:
   static shared_memory open_or_create(const char* name, std::size_t size, const shm_options& o = {}) {
     return detail::throwing([&](detail::failure& f) { return make(name, mode::open_or_create, size, o, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static shared_memory open_or_create(const char* name, std::size_t size, const shm_options& o,
                                       std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return make(name, mode::open_or_create, size, o, f); });
@@ -80,6 +82,7 @@ public:
   static shared_memory open(const char* name, const shm_options& o = {}) {
     return detail::throwing([&](detail::failure& f) { return make(name, mode::open, 0, o, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static shared_memory open(const char* name, const shm_options& o, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return make(name, mode::open, 0, o, f); });
   }
@@ -88,6 +91,7 @@ public:
   static void unlink(const char* name) {
     detail::throwing([&](detail::failure& f) { unlink_impl(name, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static void unlink(const char* name, std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { unlink_impl(name, f); });
   }
@@ -107,6 +111,7 @@ public:
   [[nodiscard]] std::size_t size() const {
     return detail::throwing([&](detail::failure& f) { return size_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] std::size_t size(std::error_code& ec) const noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return size_impl(f); });
   }
@@ -116,6 +121,7 @@ public:
   void resize(std::size_t new_size) {
     detail::throwing([&](detail::failure& f) { resize_impl(new_size, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void resize(std::size_t new_size, std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { resize_impl(new_size, f); });
   }
@@ -124,6 +130,7 @@ public:
   void unlink() {
     detail::throwing([&](detail::failure& f) { unlink_own(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void unlink(std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { unlink_own(f); });
   }
@@ -138,6 +145,7 @@ public:
   region<A> map(std::uint64_t offset = 0, std::size_t length = 0, const map_options& opts = {}) const {
     return detail::throwing([&](detail::failure& f) { return map_impl<A>(offset, length, opts, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   template <access A = access::read_write>
   region<A> map(std::uint64_t offset, std::size_t length, const map_options& opts,
                 std::error_code& ec) const noexcept {

@@ -242,6 +242,7 @@ template <access A>
 void copy_from(const region<A>& r, std::size_t offset, std::span<std::byte> out) {
   detail::throwing([&](detail::failure& f) { detail::copy_from_impl(r, offset, out, f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 template <access A>
 void copy_from(const region<A>& r, std::size_t offset, std::span<std::byte> out, std::error_code& ec) noexcept {
   detail::reporting(ec, [&](detail::failure& f) { detail::copy_from_impl(r, offset, out, f); });
@@ -254,6 +255,7 @@ template <access A>
 void copy_to(region<A>& r, std::size_t offset, std::span<const std::byte> in) {
   detail::throwing([&](detail::failure& f) { detail::copy_to_impl(r, offset, in, f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 template <access A>
   requires(A != access::read)
 void copy_to(region<A>& r, std::size_t offset, std::span<const std::byte> in, std::error_code& ec) noexcept {
@@ -271,9 +273,11 @@ void copy_to(region<A>& r, std::size_t offset, std::span<const std::byte> in, st
 inline void guarded_copy(void* dst, const void* src, std::size_t n, std::uint64_t first_offset = 0) {
   detail::throwing([&](detail::failure& f) { detail::guarded_memcpy(dst, src, n, first_offset, "guarded copy", f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 inline void guarded_copy(void* dst, const void* src, std::size_t n, std::error_code& ec) noexcept {
   detail::reporting(ec, [&](detail::failure& f) { detail::guarded_memcpy(dst, src, n, 0, "guarded copy", f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 inline void guarded_copy(void* dst, const void* src, std::size_t n, std::uint64_t first_offset,
                          std::error_code& ec) noexcept {
   detail::reporting(ec, [&](detail::failure& f) { detail::guarded_memcpy(dst, src, n, first_offset, "guarded copy", f); });
@@ -287,9 +291,11 @@ inline std::size_t guarded_mismatch(const void* a, const void* b, std::size_t n,
   return detail::throwing(
       [&](detail::failure& f) { return detail::guarded_mismatch(a, b, n, first_offset, "guarded compare", f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 inline std::size_t guarded_mismatch(const void* a, const void* b, std::size_t n, std::error_code& ec) noexcept {
   return detail::reporting(ec, [&](detail::failure& f) { return detail::guarded_mismatch(a, b, n, 0, "guarded compare", f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 inline std::size_t guarded_mismatch(const void* a, const void* b, std::size_t n, std::uint64_t first_offset,
                                     std::error_code& ec) noexcept {
   return detail::reporting(
@@ -301,6 +307,7 @@ inline std::size_t guarded_mismatch(const void* a, const void* b, std::size_t n,
 inline void install_sigbus_handler() {
   detail::throwing([&](detail::failure& f) { detail::install_sigbus_handler(f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 inline void install_sigbus_handler(std::error_code& ec) noexcept {
   detail::reporting(ec, [&](detail::failure& f) { detail::install_sigbus_handler(f); });
 }

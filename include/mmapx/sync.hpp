@@ -98,6 +98,7 @@ inline int futex_wake(std::atomic<std::uint32_t>& word, int count, failure& f) n
 inline void wait_for(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::chrono::nanoseconds timeout) {
   detail::throwing([&](detail::failure& f) { detail::wait_until(word, expected, detail::deadline_after(timeout), f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 inline void wait_for(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::chrono::nanoseconds timeout,
                      std::error_code& ec) noexcept {
   detail::reporting(ec, [&](detail::failure& f) {
@@ -109,6 +110,7 @@ inline void wait_for(std::atomic<std::uint32_t>& word, std::uint32_t expected, s
 inline int notify_one(std::atomic<std::uint32_t>& word) {
   return detail::throwing([&](detail::failure& f) { return detail::futex_wake(word, 1, f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 inline int notify_one(std::atomic<std::uint32_t>& word, std::error_code& ec) noexcept {
   return detail::reporting(ec, [&](detail::failure& f) { return detail::futex_wake(word, 1, f); });
 }
@@ -116,6 +118,7 @@ inline int notify_one(std::atomic<std::uint32_t>& word, std::error_code& ec) noe
 inline int notify_all(std::atomic<std::uint32_t>& word) {
   return detail::throwing([&](detail::failure& f) { return detail::futex_wake(word, INT32_MAX, f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 inline int notify_all(std::atomic<std::uint32_t>& word, std::error_code& ec) noexcept {
   return detail::reporting(ec, [&](detail::failure& f) { return detail::futex_wake(word, INT32_MAX, f); });
 }
@@ -161,6 +164,7 @@ public:
   void mark_consistent() {
     detail::throwing([&](detail::failure& f) { consistent_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void mark_consistent(std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { consistent_impl(f); });
   }
@@ -219,6 +223,7 @@ public:
   [[nodiscard]] robust_lock acquire() {
     return detail::throwing([&](detail::failure& f) { return lock_impl(nullptr, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] robust_lock acquire(std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return lock_impl(nullptr, f); });
   }
@@ -228,6 +233,7 @@ public:
   [[nodiscard]] robust_lock acquire_for(std::chrono::nanoseconds timeout) {
     return detail::throwing([&](detail::failure& f) { return lock_for(timeout, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] robust_lock acquire_for(std::chrono::nanoseconds timeout, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return lock_for(timeout, f); });
   }

@@ -61,6 +61,7 @@ public:
   static sysv_shm create(key_t key, std::size_t size, const sysv_shm_options& o = {}) {
     return detail::throwing([&](detail::failure& f) { return create_impl(key, size, o, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static sysv_shm create(key_t key, std::size_t size, const sysv_shm_options& o, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return create_impl(key, size, o, f); });
   }
@@ -68,6 +69,7 @@ public:
   static sysv_shm open(key_t key) {
     return detail::throwing([&](detail::failure& f) { return open_impl(key, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static sysv_shm open(key_t key, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return open_impl(key, f); });
   }
@@ -76,6 +78,7 @@ public:
   static sysv_shm open_id(int id) {
     return detail::throwing([&](detail::failure& f) { return open_id_impl(id, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static sysv_shm open_id(int id, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return open_id_impl(id, f); });
   }
@@ -91,6 +94,7 @@ public:
   [[nodiscard]] std::size_t size() const {
     return detail::throwing([&](detail::failure& f) { return stat(f).shm_segsz; });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] std::size_t size(std::error_code& ec) const noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return stat(f).shm_segsz; });
   }
@@ -98,6 +102,7 @@ public:
   [[nodiscard]] std::size_t attachments() const {
     return detail::throwing([&](detail::failure& f) { return static_cast<std::size_t>(stat(f).shm_nattch); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] std::size_t attachments(std::error_code& ec) const noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return static_cast<std::size_t>(stat(f).shm_nattch); });
   }
@@ -109,6 +114,7 @@ public:
   region<A> attach() const {
     return detail::throwing([&](detail::failure& f) { return attach_impl<A>(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   template <access A = access::read_write>
     requires(A != access::copy_on_write)
   region<A> attach(std::error_code& ec) const noexcept {
@@ -120,6 +126,7 @@ public:
   void remove() {
     detail::throwing([&](detail::failure& f) { remove_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void remove(std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { remove_impl(f); });
   }

@@ -249,6 +249,7 @@ void view_array(region<A>&&, std::size_t, std::size_t) = delete;
 
 }  // namespace mmapx
 
+/// \cond std_specialisations (not mmapx names: left out of the API reference)
 /// Iterators of a mapped_array point into the region, not into the array object,
 /// so they stay valid after a temporary mapped_array is gone.
 template <class T>
@@ -256,3 +257,4 @@ inline constexpr bool std::ranges::enable_borrowed_range<mmapx::mapped_array<T>>
 /// A mapped_array is a view: cheap to copy, usable in range adaptor pipelines.
 template <class T>
 inline constexpr bool std::ranges::enable_view<mmapx::mapped_array<T>> = true;
+/// \endcond

@@ -157,10 +157,11 @@ public:
   /// No device: is_open() is false.
   uio_device() noexcept = default;
 
-  /// Opens /dev/uio<number>.
+  /// Opens /dev/uio`number`.
   static uio_device open(unsigned number) {
     return detail::throwing([&](detail::failure& f) { return open_impl(number, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static uio_device open(unsigned number, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return open_impl(number, f); });
   }
@@ -169,6 +170,7 @@ public:
   static uio_device open_by_name(const std::string& name) {
     return detail::throwing([&](detail::failure& f) { return open_by_name_impl(name.c_str(), f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static uio_device open_by_name(const std::string& name, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return open_by_name_impl(name.c_str(), f); });
   }
@@ -190,6 +192,7 @@ public:
   [[nodiscard]] std::vector<uio_map> maps() const {
     return detail::throwing([&](detail::failure& f) { return maps_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] std::vector<uio_map> maps(std::error_code& ec) const noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return maps_impl(f); });
   }
@@ -199,6 +202,7 @@ public:
   region<A> map(unsigned index, const map_options& opts = {}) const {
     return detail::throwing([&](detail::failure& f) { return map_impl<A>(index, opts, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   template <access A = access::read_write>
   region<A> map(unsigned index, const map_options& opts, std::error_code& ec) const noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return map_impl<A>(index, opts, f); });
@@ -210,6 +214,7 @@ public:
   uio_event wait(std::chrono::milliseconds timeout) {
     return detail::throwing([&](detail::failure& f) { return wait_impl(timeout, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   uio_event wait(std::chrono::milliseconds timeout, std::error_code& ec) noexcept {
     return detail::reporting(ec, [&](detail::failure& f) { return wait_impl(timeout, f); });
   }
@@ -221,6 +226,7 @@ public:
   void enable_interrupts(bool on = true) {
     detail::throwing([&](detail::failure& f) { enable_impl(on, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void enable_interrupts(bool on, std::error_code& ec) noexcept {
     detail::reporting(ec, [&](detail::failure& f) { enable_impl(on, f); });
   }

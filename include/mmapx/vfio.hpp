@@ -12,7 +12,7 @@
 //   auto dma  = vfio.map_dma(buf, {.iova_limit = 0xfffffff});   // a 28-bit device
 //   program_device(bar0, dma.iova());
 //   auto irq  = dev.enable_interrupts(mmapx::vfio::irq_type::msi);
-//   if (auto n = irq.wait(100ms)) ...                   // *n interrupts arrived
+//   auto n    = irq.wait(100ms);                        // n >= 1 arrived; errc::timed_out if none
 //
 // The kernel's protocol (Documentation/driver-api/vfio.rst): a container
 // (/dev/vfio/vfio) holds IOMMU groups (/dev/vfio/N, all devices the IOMMU
@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "device.hpp"
+#include "detail/posix.hpp"
 #include "detail/sysfs.hpp"
 #include "pci.hpp"
 
@@ -132,36 +133,7 @@ inline std::error_code sys(int e) noexcept { return {e, std::system_category()};
 
 /// ioctl(2) retried on EINTR: the VFIO calls that pin memory can be interrupted.
 inline int ioctl_retry(int fd, unsigned long request, void* arg) noexcept {
-  int rc;
-  do {
-    rc = ::ioctl(fd, request, arg);
-  } while (rc < 0 && errno == EINTR);
-  return rc;
-}
-
-/// The last component of a sysfs link ("vfio-pci" of .../drivers/vfio-pci),
-/// or "" when the link does not exist.
-inline std::string link_name(const std::string& link) {
-  char target[512];
-  const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
-  if (n <= 0) return {};
-  target[n] = '\0';
-  const char* base = std::strrchr(target, '/');
-  return base != nullptr ? base + 1 : target;
-}
-
-/// Waits until `fd` is readable or `timeout` has passed (false). The one
-/// place vfio.hpp waits; EINTR restarts with the time left.
-inline bool wait_readable(int fd, std::chrono::milliseconds timeout, failure& f) noexcept {
-  pollfd p{fd, POLLIN, 0};
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    const int n = ::poll(&p, 1, static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, INT32_MAX)));
-    if (n > 0) return true;
-    if (n == 0) return false;
-    if (errno != EINTR) return f.fail_errno("wait for VFIO interrupt");
-  }
+  return mmapx::detail::retry_on_eintr([&] { return ::ioctl(fd, request, arg); });
 }
 
 /// Walks a VFIO capability chain (info structs of `buf`) for capability `id`.
@@ -285,6 +257,7 @@ public:
   [[nodiscard]] std::uint64_t iova_of(const void* p) const {
     return mmapx::detail::throwing([&](detail::failure& f) { return iova_of_impl(p, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] std::uint64_t iova_of(const void* p, std::error_code& ec) const noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return iova_of_impl(p, f); });
   }
@@ -293,6 +266,7 @@ public:
   void unmap() {
     mmapx::detail::throwing([&](detail::failure& f) { unmap_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void unmap(std::error_code& ec) noexcept {
     mmapx::detail::reporting(ec, [&](detail::failure& f) { unmap_impl(f); });
   }
@@ -373,13 +347,15 @@ public:
     return vector < counts_.size() ? counts_[vector] : 0;
   }
 
-  /// Waits up to `timeout` for interrupts on `vector`; returns how many
-  /// arrived since the last wait, or nullopt when none came in time.
-  std::optional<std::uint64_t> wait(std::chrono::milliseconds timeout, unsigned vector = 0) {
+  /// Waits for interrupts on `vector` and returns how many arrived since
+  /// the last wait (at least 1). errc::timed_out when none comes within
+  /// `timeout` (negative: wait forever; zero: only check; the rule of every
+  /// mmapx wait, as uio_device::wait); EINVAL for a vector not enabled.
+  std::uint64_t wait(std::chrono::milliseconds timeout, unsigned vector = 0) {
     return mmapx::detail::throwing([&](detail::failure& f) { return wait_impl(timeout, vector, f); });
   }
-  std::optional<std::uint64_t> wait(std::chrono::milliseconds timeout, unsigned vector,
-                                    std::error_code& ec) noexcept {
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
+  std::uint64_t wait(std::chrono::milliseconds timeout, unsigned vector, std::error_code& ec) noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return wait_impl(timeout, vector, f); });
   }
 
@@ -388,6 +364,7 @@ public:
   void unmask() {
     mmapx::detail::throwing([&](detail::failure& f) { unmask_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void unmask(std::error_code& ec) noexcept {
     mmapx::detail::reporting(ec, [&](detail::failure& f) { unmask_impl(f); });
   }
@@ -395,23 +372,25 @@ public:
 private:
   friend class device;
 
-  std::optional<std::uint64_t> wait_impl(std::chrono::milliseconds timeout, unsigned vector,
-                                         detail::failure& f) noexcept {
+  std::uint64_t wait_impl(std::chrono::milliseconds timeout, unsigned vector, detail::failure& f) noexcept {
     f.subject = "VFIO interrupt";
     if (vector >= events_.size()) {
       f.at(vector).fail(std::make_error_code(std::errc::invalid_argument), "wait for VFIO interrupt (no such vector)");
-      return std::nullopt;
+      return 0;
     }
-    if (!detail::wait_readable(events_[vector].get(), timeout, f)) return std::nullopt;
+    const int event = events_[vector].get();
+    f.at(vector);
+    if (!mmapx::detail::poll_until(event, POLLIN, mmapx::detail::deadline(timeout), f, "wait for VFIO interrupt")) {
+      if (!f) f.fail(errc::timed_out, "wait for VFIO interrupt");
+      return 0;
+    }
+    // The eventfd is non-blocking: another thread may have taken the count
+    // between poll and read (EAGAIN, reported as it is).
     std::uint64_t n = 0;
-    ssize_t got;
-    do {
-      got = ::read(events_[vector].get(), &n, sizeof n);
-    } while (got < 0 && errno == EINTR);
-    if (got != static_cast<ssize_t>(sizeof n)) {
-      if (got >= 0) errno = EIO;
+    if (!mmapx::detail::whole_transfer(mmapx::detail::retry_on_eintr([&] { return ::read(event, &n, sizeof n); }),
+                                       sizeof n)) {
       f.fail_errno("read VFIO interrupt eventfd");
-      return std::nullopt;
+      return 0;
     }
     counts_[vector] += n;
     return n;
@@ -469,6 +448,7 @@ public:
   [[nodiscard]] vfio::region_info region_info(unsigned index) const {
     return mmapx::detail::throwing([&](detail::failure& f) { return region_info_impl(index, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] vfio::region_info region_info(unsigned index, std::error_code& ec) const noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return region_info_impl(index, f); });
   }
@@ -482,6 +462,7 @@ public:
                        const map_options& opts = {}) const {
     return mmapx::detail::throwing([&](detail::failure& f) { return map_impl<A>(index, offset, length, opts, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   template <access A = access::read_write>
   region<A> map_region(unsigned index, std::uint64_t offset, std::size_t length, const map_options& opts,
                        std::error_code& ec) const noexcept {
@@ -493,6 +474,7 @@ public:
   void read(unsigned index, std::uint64_t offset, void* out, std::size_t size) const {
     mmapx::detail::throwing([&](detail::failure& f) { transfer_impl(index, offset, out, size, false, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void read(unsigned index, std::uint64_t offset, void* out, std::size_t size, std::error_code& ec) const noexcept {
     mmapx::detail::reporting(ec, [&](detail::failure& f) { transfer_impl(index, offset, out, size, false, f); });
   }
@@ -502,6 +484,7 @@ public:
       transfer_impl(index, offset, const_cast<void*>(in), size, true, f);
     });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void write(unsigned index, std::uint64_t offset, const void* in, std::size_t size,
              std::error_code& ec) const noexcept {
     mmapx::detail::reporting(ec, [&](detail::failure& f) {
@@ -529,6 +512,7 @@ public:
   void enable_bus_master(bool on = true) const {
     mmapx::detail::throwing([&](detail::failure& f) { bus_master_impl(on, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void enable_bus_master(bool on, std::error_code& ec) const noexcept {
     mmapx::detail::reporting(ec, [&](detail::failure& f) { bus_master_impl(on, f); });
   }
@@ -538,6 +522,7 @@ public:
   void reset() const {
     mmapx::detail::throwing([&](detail::failure& f) { reset_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   void reset(std::error_code& ec) const noexcept {
     mmapx::detail::reporting(ec, [&](detail::failure& f) { reset_impl(f); });
   }
@@ -546,6 +531,7 @@ public:
   [[nodiscard]] vfio::irq_info irq_info(irq_type type) const {
     return mmapx::detail::throwing([&](detail::failure& f) { return irq_info_impl(type, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] vfio::irq_info irq_info(irq_type type, std::error_code& ec) const noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return irq_info_impl(type, f); });
   }
@@ -557,6 +543,7 @@ public:
   [[nodiscard]] interrupts enable_interrupts(irq_type type, unsigned vectors = 1) const {
     return mmapx::detail::throwing([&](detail::failure& f) { return enable_irq_impl(type, vectors, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] interrupts enable_interrupts(irq_type type, unsigned vectors, std::error_code& ec) const noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return enable_irq_impl(type, vectors, f); });
   }
@@ -626,13 +613,10 @@ private:
     }
     // VFIO region offsets are index << 40: past a 32-bit off_t, hence lfs_.
     const auto at = static_cast<mmapx::detail::file_offset>(info.offset + offset);
-    ssize_t n;
-    do {
-      n = out ? mmapx::detail::lfs_pwrite(fd_.get(), buf, size, at)
-                : mmapx::detail::lfs_pread(fd_.get(), buf, size, at);
-    } while (n < 0 && errno == EINTR);
-    if (n == static_cast<ssize_t>(size)) return true;
-    if (n >= 0) errno = EIO;
+    const ssize_t n = mmapx::detail::retry_on_eintr([&] {
+      return out ? mmapx::detail::lfs_pwrite(fd_.get(), buf, size, at) : mmapx::detail::lfs_pread(fd_.get(), buf, size, at);
+    });
+    if (mmapx::detail::whole_transfer(n, size)) return true;
     return f.fail_errno(out ? "write VFIO region" : "read VFIO region");
   }
 
@@ -728,59 +712,114 @@ private:
 
 namespace detail {
 
-/// The sysfs directory of a PCI device.
-inline std::string pci_sysfs(const char* address) {
-  return std::string(mmapx::detail::sysfs_root()) + "/" + mmapx::detail::sysfs_pci_devices + "/" + address;
+using mmapx::detail::sysfs_path;
+
+/// The name the link `leaf` of PCI device `address` points at ("driver":
+/// the driver's name; "iommu_group": the group's number), or "" when the
+/// device has no such link (or its path does not fit a sysfs_path).
+inline std::string pci_link_name(const char* address, const char* leaf) {
+  const sysfs_path link("%s/%s/%s", mmapx::detail::sysfs_pci_devices, address, leaf);
+  char name[256];
+  failure unused;
+  if (!link.check(unused, "") || !mmapx::detail::read_sysfs_link_name(link.c_str(), name, sizeof name)) return {};
+  return name;
+}
+
+/// True for the drivers that may hold another device of a VFIO group
+/// without making it unusable: vfio-pci itself, and pcieport and pci-stub,
+/// which never do DMA for themselves.
+inline bool harmless_in_group(const std::string& driver) noexcept {
+  return driver.empty() || driver == "vfio-pci" || driver == "pcieport" || driver == "pci-stub";
 }
 
 /// The first device of IOMMU group `group`, other than `address`, bound to
-/// a driver that makes the group unusable for VFIO (anything but vfio-pci,
-/// and pcieport/pci-stub which never do DMA for themselves), as
-/// "DEVICE (bound to DRIVER)"; "" when none is found.
+/// a driver that makes the group unusable for VFIO, as "DEVICE (bound to
+/// DRIVER)"; "" when none is found (or the group cannot be listed).
 inline std::string blocking_device(unsigned group, const char* address) {
-  const std::string dir = "/sys/kernel/iommu_groups/" + std::to_string(group) + "/devices";
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return {};
+  const sysfs_path dir("%s/%u/devices", mmapx::detail::sysfs_iommu_groups, group);
+  failure unused;
   std::string found;
-  while (const dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.' || std::strcmp(e->d_name, address) == 0) continue;
-    const std::string driver = link_name(dir + "/" + e->d_name + "/driver");
-    if (!driver.empty() && driver != "vfio-pci" && driver != "pcieport" && driver != "pci-stub") {
-      found = std::string(e->d_name) + " (bound to " + driver + ")";
-      break;
-    }
-  }
-  ::closedir(d);
+  if (!dir.check(unused, "")) return found;
+  mmapx::detail::list_sysfs_dir(dir.c_str(), "list IOMMU group", unused, [&](const char* entry) {
+    if (!found.empty() || std::strcmp(entry, address) == 0) return;
+    const sysfs_path link("%s/%u/devices/%s/driver", mmapx::detail::sysfs_iommu_groups, group, entry);
+    char driver[256];
+    if (!link.check(unused, "") || !mmapx::detail::read_sysfs_link_name(link.c_str(), driver, sizeof driver)) return;
+    if (!harmless_in_group(driver)) found = std::string(entry) + " (bound to " + driver + ")";
+  });
   return found;
+}
+
+/// Records why group `group` of device `address` is not viable (EBUSY),
+/// naming the device that blocks it when sysfs tells.
+inline bool explain_not_viable(unsigned group, const char* address, failure& f) {
+  const std::string other = blocking_device(group, address);
+  return explain(f, std::make_error_code(std::errc::device_or_resource_busy),
+                 "open VFIO group %u (not viable: another device of the group, %s, is bound to a driver; "
+                 "unbind it or bind it to vfio-pci too, since the IOMMU cannot isolate devices of one group)",
+                 group, other.empty() ? "unknown" : other.c_str());
+}
+
+/// Records that `address` is bound to `driver` ("" for none), not to
+/// vfio-pci, with the commands that bind it. The paths are the real ones
+/// (through the sysfs root), so the user can type them as printed.
+inline bool explain_not_bound(const char* address, const std::string& driver, failure& f) {
+  const sysfs_path device("%s/%s", mmapx::detail::sysfs_pci_devices, address);
+  const sysfs_path unbind("%s/%s/unbind", mmapx::detail::sysfs_pci_drivers, driver.c_str());
+  const sysfs_path probe("%s_probe", mmapx::detail::sysfs_pci_drivers);  // bus/pci/drivers_probe
+  const std::string unbind_step = driver.empty() ? "" : "echo " + std::string(address) + " > " + unbind.c_str() + "; ";
+  return explain(f, std::make_error_code(std::errc::no_such_device),
+                 "open VFIO device (the device is %s%s, not to vfio-pci; bind it: modprobe vfio-pci; "
+                 "echo vfio-pci > %s/driver_override; %secho %s > %s)",
+                 driver.empty() ? "bound to no driver" : "bound to ", driver.c_str(), device.c_str(),
+                 unbind_step.c_str(), address, probe.c_str());
 }
 
 /// Checks what sysfs says before VFIO is asked, so the common mistakes get
 /// their own message: the device's IOMMU group number, or false.
 inline bool check_vfio_device(const char* address, unsigned& group, failure& f) {
   if (!mmapx::detail::check_pci_address(address, f)) return false;
-  const std::string dir = pci_sysfs(address);
+  const sysfs_path dir("%s/%s", mmapx::detail::sysfs_pci_devices, address);
+  if (!dir.check(f, "open VFIO device (sysfs path)")) return false;
   if (::access(dir.c_str(), F_OK) != 0) return f.fail_errno("open VFIO device (no such PCI device in sysfs)");
-  const std::string group_name = link_name(dir + "/iommu_group");
-  if (group_name.empty()) {
+  const std::string group_name = pci_link_name(address, "iommu_group");
+  std::uint64_t number = 0;
+  failure unused;
+  if (group_name.empty() || !mmapx::detail::parse_unsigned(group_name, number, unused, "") || number > UINT_MAX) {
     return f.fail(std::make_error_code(std::errc::no_such_device),
                   "open VFIO device (the device has no IOMMU group: the IOMMU is off or absent; enable "
                   "VT-d/AMD-Vi in the firmware and boot with intel_iommu=on or amd_iommu=on)");
   }
-  group = static_cast<unsigned>(std::strtoul(group_name.c_str(), nullptr, 10));
-  const std::string driver = link_name(dir + "/driver");
-  if (driver != "vfio-pci") {
-    const std::string unbind = driver.empty() ? std::string()
-        : "echo " + std::string(address) + " > /sys/bus/pci/drivers/" + driver + "/unbind; ";
-    return explain(f, std::make_error_code(std::errc::no_such_device),
-                   "open VFIO device (the device is %s%s, not to vfio-pci; bind it: modprobe vfio-pci; "
-                   "echo vfio-pci > %s/driver_override; %secho %s > /sys/bus/pci/drivers_probe)",
-                   driver.empty() ? "bound to no driver" : "bound to ", driver.c_str(), dir.c_str(),
-                   unbind.c_str(), address);
+  group = static_cast<unsigned>(number);
+  const std::string driver = pci_link_name(address, "driver");
+  return driver == "vfio-pci" || explain_not_bound(address, driver, f);
+}
+
+/// vfio::check_device's work: the group number, or 0 with f set.
+inline unsigned check_device_impl(const char* address, failure& f) noexcept {
+  unsigned group = 0;
+  try {
+    check_vfio_device(address, group, f);
+  } catch (...) {
+    f.fail(std::make_error_code(std::errc::not_enough_memory), "check VFIO device");
   }
-  return true;
+  return group;
 }
 
 }  // namespace detail
+
+/// Checks through sysfs, opening nothing, that the PCI device at `address`
+/// can be opened through VFIO: it exists (ENOENT), is in an IOMMU group
+/// (ENODEV: the IOMMU is off) and is bound to vfio-pci (ENODEV, with the
+/// commands that bind it). The check container::open_device makes first,
+/// with the same errors; for tools that check before they set anything up.
+/// Returns the device's IOMMU group number.
+inline unsigned check_device(const std::string& address) {
+  return mmapx::detail::throwing([&](detail::failure& f) { return detail::check_device_impl(address.c_str(), f); });
+}
+inline unsigned check_device(const std::string& address, std::error_code& ec) noexcept {
+  return mmapx::detail::reporting(ec, [&](detail::failure& f) { return detail::check_device_impl(address.c_str(), f); });
+}
 
 /// A VFIO container: the IOMMU context that devices' groups join and DMA
 /// mappings live in. Cheap to move; the state it shares with its devices
@@ -797,6 +836,7 @@ public:
   static container open() {
     return mmapx::detail::throwing([&](detail::failure& f) { return open_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   static container open(std::error_code& ec) noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return open_impl(f); });
   }
@@ -813,6 +853,7 @@ public:
   [[nodiscard]] device open_device(const std::string& address) {
     return mmapx::detail::throwing([&](detail::failure& f) { return open_device_impl(address.c_str(), f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] device open_device(const std::string& address, std::error_code& ec) noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return open_device_impl(address.c_str(), f); });
   }
@@ -830,6 +871,7 @@ public:
   [[nodiscard]] std::optional<std::uint32_t> dma_mappings_available() const {
     return mmapx::detail::throwing([&](detail::failure& f) { return dma_available_impl(f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   [[nodiscard]] std::optional<std::uint32_t> dma_mappings_available(std::error_code& ec) const noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return dma_available_impl(f); });
   }
@@ -841,6 +883,7 @@ public:
   [[nodiscard]] dma_mapping map_dma(const region<A>& r, const dma_options& opts = {}) {
     return mmapx::detail::throwing([&](detail::failure& f) { return map_dma_impl(r, A == access::read, opts, f); });
   }
+  /// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
   template <access A>
   [[nodiscard]] dma_mapping map_dma(const region<A>& r, const dma_options& opts, std::error_code& ec) noexcept {
     return mmapx::detail::reporting(ec, [&](detail::failure& f) { return map_dma_impl(r, A == access::read, opts, f); });
@@ -934,11 +977,7 @@ private:
       return -1;
     }
     if ((status.flags & VFIO_GROUP_FLAGS_VIABLE) == 0) {
-      const std::string other = detail::blocking_device(group, address);
-      detail::explain(f, std::make_error_code(std::errc::device_or_resource_busy),
-                      "open VFIO group %u (not viable: another device of the group, %s, is bound to a driver; "
-                      "unbind it or bind it to vfio-pci too, since the IOMMU cannot isolate devices of one group)",
-                      group, other.empty() ? "unknown" : other.c_str());
+      detail::explain_not_viable(group, address, f);
       return -1;
     }
     int container_fd = state_->fd.get();

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """tests/consumer/run.py - builds and runs the consumer projects the way users
 would: mmapx as a Meson subproject, and an installed mmapx (in a temporary
-prefix) found through pkg-config by Meson and through find_package by CMake.
+prefix) found through pkg-config by Meson and through find_package by CMake,
+and the wrap file that docs/using.md shows, copied from the page as written.
 
     run.py <mmapx source root> <work directory> <c++ compiler command...>
 
@@ -11,6 +12,7 @@ consumer built and passed, 1 on any failure, 77 (skip) when the Meson
 consumers passed but cmake is not installed.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -82,6 +84,49 @@ def subproject_consumer(source, work, env):
         raise RuntimeError("the subproject build contains mmapx's own tests or examples")
 
 
+def documented_wrap(source):
+    """The ```ini block of docs/using.md that holds the [wrap-git] section, verbatim."""
+    text = (source / "docs" / "using.md").read_text()
+    for block in re.findall(r"^```ini\n(.*?)^```", text, re.M | re.S):
+        if "[wrap-git]" in block:
+            return block
+    raise RuntimeError("docs/using.md has no ```ini block with a [wrap-git] section")
+
+
+def git_copy(source, dest, env):
+    """A one-commit git repository of the source tree as it is now (committed or
+    not, without build directories): what a user's checkout of mmapx holds."""
+    if (source / ".git").exists():
+        listed = run(["git", "-C", source, "ls-files", "-z", "--cached", "--others", "--exclude-standard"], env=env)
+        names = [n for n in listed.split("\0") if n and (source / n).is_file()]
+    else:
+        names = [str(f.relative_to(source)) for f in source.rglob("*")
+                 if f.is_file() and not f.relative_to(source).parts[0].startswith("build")]
+    for name in names:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / name, dest / name)
+    git = ["git", "-C", dest, "-c", "user.name=consumer test", "-c", "user.email=test@example.invalid"]
+    run(["git", "init", "-q", dest], env=env)
+    run(git + ["add", "-A"], env=env)
+    run(git + ["commit", "-q", "-m", "mmapx as a user checks it out"], env=env)
+
+
+def wrap_consumer(source, work, env):
+    """docs/using.md's subprojects/mmapx.wrap, as written, in a project that
+    sits beside an mmapx checkout (src/app and src/mmapx)."""
+    src = work / "wrap"
+    src.mkdir()
+    git_copy(source, src / "mmapx", env)
+    app = src / "app"
+    shutil.copytree(HERE / "subproject", app)
+    shutil.copy(HERE / "consumer.cpp", app / "consumer.cpp")
+    (app / "subprojects").mkdir()
+    (app / "subprojects" / "mmapx.wrap").write_text(documented_wrap(source))
+    meson_consumer(app, env, ["--force-fallback-for=mmapx"])
+    if not (app / "subprojects" / "mmapx" / "include" / "mmapx" / "mmapx.hpp").is_file():
+        raise RuntimeError("the wrap did not put mmapx into subprojects/mmapx")
+
+
 def pkgconfig_consumer(work, prefix, env):
     env = dict(env, PKG_CONFIG_PATH=str(prefix / "share" / "pkgconfig"))
     run(["pkg-config", "--exists", "mmapx >= 0.1"], env=env)
@@ -113,6 +158,10 @@ def main():
     work.mkdir(parents=True)
     try:
         subproject_consumer(source, work, env)
+        if shutil.which("git") is not None:
+            wrap_consumer(source, work, env)
+        else:
+            print("git not installed: the wrap-file consumer was skipped")
         prefix = install(source, work, env)
         pkgconfig_consumer(work, prefix, env)
         if shutil.which("cmake") is None:

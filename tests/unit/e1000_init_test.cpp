@@ -9,6 +9,7 @@
 #include "../../examples/e1000/frames.hpp"
 
 #include <mmapx/anonymous.hpp>
+#include <mmapx/reg/recording_bus.hpp>
 
 #include <algorithm>
 #include <cstdint>

@@ -4,6 +4,7 @@
 #include "catch.hpp"
 
 #include <mmapx/devices/edu.hpp>
+#include <mmapx/reg/recording_bus.hpp>
 
 #include <algorithm>
 #include <array>

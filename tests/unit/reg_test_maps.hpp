@@ -5,6 +5,7 @@
 #pragma once
 
 #include <mmapx/reg.hpp>
+#include <mmapx/reg/recording_bus.hpp>
 
 #include <cstddef>
 #include <cstdint>

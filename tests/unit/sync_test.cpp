@@ -13,6 +13,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <string>
+#include <mutex>
 #include <new>
 #include <thread>
 
@@ -34,6 +37,25 @@ struct shared_block {
   shared_state* state = new (memory.data()) shared_state;
   ~shared_block() { state->~shared_state(); }
 };
+
+/// The state letter of /proc/<pid>/stat ('S': sleeping), or 0.
+char process_state(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() ? line[close + 2] : '\0';
+}
+
+// Not BasicLockable on purpose, so std::lock_guard cannot drop the news that
+// the owner died; std::mutex shows the concept can hold.
+template <class M>
+concept basic_lockable = requires(M& m) {
+  m.lock();
+  m.unlock();
+};
+static_assert(!basic_lockable<mmapx::robust_mutex>);
+static_assert(basic_lockable<std::mutex>);
 
 }  // namespace
 
@@ -79,10 +101,12 @@ TEST_CASE("sync: wait and notify between processes (shared futex)", "[sync]") {
     std::_Exit(ec ? 1 : 0);
   }
   REQUIRE(pid > 0);
-  std::this_thread::sleep_for(50ms);  // let the child go to sleep in the kernel
+  // Once the child sleeps (all it can sleep in is the futex wait), the wake
+  // must reach it from this process: a private futex would wake nobody.
+  for (int i = 0; i < 5000 && process_state(pid) != 'S'; ++i) std::this_thread::sleep_for(1ms);
+  REQUIRE(process_state(pid) == 'S');
   word.store(1);
-  // A private futex would wake nobody here, and the child would time out.
-  mmapx::notify_all(word);
+  CHECK(mmapx::notify_all(word) == 1);
   while (word.load() != 2) mmapx::wait_for(word, 1, 10s);
   int status = 0;
   REQUIRE(::waitpid(pid, &status, 0) == pid);

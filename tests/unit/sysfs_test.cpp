@@ -4,6 +4,7 @@
 // and the shared helpers of detail/posix.hpp (number parsing, deadlines,
 // poll_until).
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,49 +21,19 @@
 #include <mmapx/uio.hpp>
 
 #include "catch.hpp"
+#include "fake_sysfs.hpp"
 #include "test_support.hpp"
 
 using namespace mmapx;
 using mmapx_test::read_file;
 using mmapx_test::contains;
+using mmapx_test::fake_sysfs;
 using mmapx_test::temp_dir;
 using mmapx_test::thrown_by;
 using mmapx_test::write_file;
 namespace fs = std::filesystem;
 
 namespace {
-
-/// A fake sysfs tree that mmapx reads instead of /sys while it lives.
-class fake_sysfs {
-public:
-  fake_sysfs() {
-    ::setenv("MMAPX_SYSFS_ROOT", dir_.path().c_str(), 1);
-    fs::create_directories(dir_ / "bus/pci/devices");
-    fs::create_directories(dir_ / "class/uio");
-  }
-  ~fake_sysfs() { ::unsetenv("MMAPX_SYSFS_ROOT"); }
-  fake_sysfs(const fake_sysfs&) = delete;
-  fake_sysfs& operator=(const fake_sysfs&) = delete;
-
-  /// Writes `text` to the attribute at `relative` (directories made as needed).
-  void attribute(const std::string& relative, const std::string& text) const {
-    fs::create_directories((dir_ / relative).parent_path());
-    write_file(dir_ / relative, text);
-  }
-  fs::path operator/(const std::string& relative) const { return dir_ / relative; }
-
-  /// A PCI function with these IDs and `resource` table.
-  void pci_device(const std::string& address, const std::string& vendor, const std::string& device,
-                  const std::string& resource = "") const {
-    const std::string d = "bus/pci/devices/" + address + "/";
-    attribute(d + "vendor", vendor);
-    attribute(d + "device", device);
-    attribute(d + "resource", resource);
-  }
-
-private:
-  temp_dir dir_;
-};
 
 // BAR0: 1 MiB memory; BAR1: not implemented; BAR2: 64-bit prefetchable
 // 16 MiB (its upper half is BAR3's register); BAR4: I/O ports; BAR5: none.
@@ -167,6 +138,19 @@ TEST_CASE("sysfs: a missing resource file or device is ENOENT naming the device"
   pci_bar_info("0000:00:04.0", 0, ec);
   CHECK(ec == std::errc::no_such_file_or_directory);
   CHECK(contains(thrown_by([] { pci_bar_info("0000:00:04.0", 0); }).what(), "'0000:00:04.0'"));
+}
+
+TEST_CASE("sysfs: a FIFO or a directory where an attribute should be fails at once, never hangs",
+          "[sysfs][pci]") {
+  fake_sysfs sys;
+  fs::create_directories(sys / "bus/pci/devices/0000:00:04.0/resource");  // a directory
+  std::error_code ec;
+  pci_bar_info("0000:00:04.0", 0, ec);
+  CHECK(ec == std::errc::is_a_directory);
+  fs::create_directories(sys / "bus/pci/devices/0000:00:05.0");
+  REQUIRE(::mkfifo((sys / "bus/pci/devices/0000:00:05.0/resource").c_str(), 0600) == 0);
+  pci_bar_info("0000:00:05.0", 0, ec);  // no writer: reads as empty
+  CHECK(ec == errc::parse_error);
 }
 
 TEST_CASE("sysfs: map_pci_bar maps the resource file and refuses what the table forbids", "[sysfs][pci]") {

@@ -30,6 +30,12 @@ std::size_t shmmax() {
   return static_cast<std::size_t>(v);
 }
 
+// System V segments have no copy-on-write attachment: it does not compile.
+template <class S, mmapx::access A>
+concept attaches = requires(const S& s) { s.template attach<A>(); };
+static_assert(!attaches<mmapx::sysv_shm, mmapx::access::copy_on_write>);
+static_assert(attaches<mmapx::sysv_shm, mmapx::access::read>);
+
 }  // namespace
 
 TEST_CASE("sysv_shm: create, attach twice, same bytes", "[sysv_shm]") {

@@ -1,6 +1,7 @@
 // Unit tests of mmapx/vfio.hpp that need no device: what the build machine
-// offers (usually no VFIO at all), and objects that own nothing. The
-// device, DMA and interrupt paths run in the VM (tests/vm/vfio_test.cpp).
+// offers (usually no VFIO at all), objects that own nothing, and the checks
+// of sysfs made before VFIO is asked (on a fake sysfs tree). The device, DMA
+// and interrupt paths run in the VM (tests/vm/vfio_test.cpp).
 #include <catch.hpp>
 
 #include <mmapx/anonymous.hpp>
@@ -10,6 +11,9 @@
 
 #include <chrono>
 #include <string>
+
+#include "fake_sysfs.hpp"
+#include "test_support.hpp"
 
 using namespace std::chrono_literals;
 namespace vfio = mmapx::vfio;
@@ -123,4 +127,97 @@ TEST_CASE("VFIO: which ranges of a region may be mapped (sparse-mmap areas)", "[
   CHECK(code == std::errc::operation_not_supported);
   bar.size = 0;
   CHECK(std::string(unmappable(bar, 0, 0x1000, false, code)).find("does not exist") != std::string::npos);
+}
+
+namespace {
+
+constexpr const char* nic = "0000:00:04.0";
+
+/// A fake tree with PCI device `nic`, in IOMMU group 7 unless `group` is
+/// empty, bound to `driver` unless that is empty.
+void vfio_candidate(const mmapx_test::fake_sysfs& sys, const std::string& group, const std::string& driver) {
+  sys.pci_device(nic, "0x8086\n", "0x100e\n");
+  const std::string dev = std::string("bus/pci/devices/") + nic;
+  if (!group.empty()) sys.link(dev + "/iommu_group", "../../../../kernel/iommu_groups/" + group);
+  if (!driver.empty()) sys.link(dev + "/driver", "../../../../bus/pci/drivers/" + driver);
+}
+
+/// open_device's error for `nic` on a container that is not open (the
+/// sysfs checks run first).
+std::system_error open_error() {
+  vfio::container none;
+  return mmapx_test::thrown_by([&] { (void)none.open_device(nic); });
+}
+
+}  // namespace
+
+TEST_CASE("VFIO sysfs checks: a device without an IOMMU group link is ENODEV: the IOMMU is off", "[vfio][sysfs]") {
+  mmapx_test::fake_sysfs sys;
+  for (const char* group : {"", "not-a-number", "99999999999"}) {
+    INFO("iommu_group -> " << group);
+    vfio_candidate(sys, group, "vfio-pci");
+    const auto e = open_error();
+    CHECK(e.code() == std::errc::no_such_device);
+    CHECK_THAT(e.what(), Catch::Contains("the device has no IOMMU group: the IOMMU is off or absent") &&
+                             Catch::Contains("intel_iommu=on") && Catch::Contains(nic));
+    std::filesystem::remove_all(sys / "bus/pci/devices" / nic);
+  }
+}
+
+TEST_CASE("VFIO sysfs checks: a device bound to another driver (or none) gets the commands that bind it",
+          "[vfio][sysfs]") {
+  mmapx_test::fake_sysfs sys;
+  const std::string root = (sys / "").string();  // "<root>/"
+  vfio_candidate(sys, "7", "e1000");
+  auto e = open_error();
+  CHECK(e.code() == std::errc::no_such_device);
+  CHECK_THAT(e.what(), Catch::Contains("the device is bound to e1000, not to vfio-pci") &&
+                           Catch::Contains("modprobe vfio-pci") &&
+                           Catch::Contains("echo vfio-pci > " + root + "bus/pci/devices/" + nic + "/driver_override") &&
+                           Catch::Contains(std::string("echo ") + nic + " > " + root + "bus/pci/drivers/e1000/unbind") &&
+                           Catch::Contains(std::string("echo ") + nic + " > " + root + "bus/pci/drivers_probe"));
+
+  std::filesystem::remove(sys / "bus/pci/devices" / nic / "driver");
+  e = open_error();
+  CHECK(e.code() == std::errc::no_such_device);
+  CHECK_THAT(e.what(), Catch::Contains("bound to no driver, not to vfio-pci") &&
+                           Catch::Contains(root + "bus/pci/drivers_probe") && !Catch::Contains("unbind"));
+
+  // Bound to vfio-pci: the checks pass and the closed container is next.
+  vfio_candidate(sys, "", "vfio-pci");
+  std::error_code ec;
+  vfio::container none;
+  (void)none.open_device(nic, ec);
+  CHECK(ec == mmapx::errc::not_mapped);
+}
+
+TEST_CASE("VFIO sysfs checks: a group that is not viable names the device bound to another driver",
+          "[vfio][sysfs]") {
+  mmapx_test::fake_sysfs sys;
+  const std::string group = "kernel/iommu_groups/7/devices/";
+  const auto member = [&](const std::string& address, const std::string& driver) {
+    std::filesystem::create_directories(sys / (group + address));
+    if (!driver.empty()) sys.link(group + address + "/driver", "../../../../bus/pci/drivers/" + driver);
+  };
+  member(nic, "vfio-pci");
+  member("0000:00:00.0", "pcieport");  // a bridge: harmless
+  member("0000:00:04.1", "");          // bound to nothing: harmless
+  mmapx::detail::failure f;
+  vfio::detail::explain_not_viable(7, nic, f);
+  CHECK(f.code == std::errc::device_or_resource_busy);
+  CHECK_THAT(f.operation, Catch::Contains("open VFIO group 7 (not viable: another device of the group, unknown,"));
+
+  member("0000:00:04.2", "e1000");
+  f = {};
+  vfio::detail::explain_not_viable(7, nic, f);
+  CHECK(f.code == std::errc::device_or_resource_busy);
+  CHECK_THAT(f.operation, Catch::Contains("another device of the group, 0000:00:04.2 (bound to e1000), is bound") &&
+                              Catch::Contains("bind it to vfio-pci too"));
+
+  // The device itself never blocks its group, whatever it is bound to.
+  std::filesystem::remove_all(sys / "kernel");
+  member(nic, "e1000");
+  f = {};
+  vfio::detail::explain_not_viable(7, nic, f);
+  CHECK_THAT(f.operation, Catch::Contains("another device of the group, unknown,"));
 }

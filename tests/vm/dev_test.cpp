@@ -23,6 +23,7 @@
 #include <string>
 
 #include "child_process.hpp"
+#include "privileges.hpp"
 
 using mmapx_test::in_child;
 using namespace std::chrono_literals;
@@ -48,22 +49,6 @@ void check_edu_registers(Region& bar0) {
   dev.template write<edu::factorial>(10U);
   dev.wait_until(edu::status::computing::val<0>, 2s);
   CHECK(dev.template read<edu::factorial>() == 3628800U);  // 10! = 0x375F00
-}
-
-// Drops one capability from the effective set, keeping uid 0.
-bool drop_capability(int cap) {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2]{};
-  if (::syscall(SYS_capget, &header, data) != 0) return false;
-  data[cap / 32].effective &= ~(1U << (cap % 32));
-  return ::syscall(SYS_capset, &header, data) == 0;
-}
-
-void write_sysfs(const std::string& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  out.flush();
-  REQUIRE(out.good());
 }
 
 // The kernel's interrupt count of uioN, without consuming the event from /dev/uioN.
@@ -176,7 +161,7 @@ TEST_CASE("/dev/mem: refusals explain themselves", "[devmem][errors]") {
   const auto bar_address = mmapx::pci_bar_info(edu_address(), 0).address;
   // Without CAP_SYS_RAWIO, and as an ordinary user.
   const int no_rawio = in_child([&] {
-    if (!drop_capability(CAP_SYS_RAWIO)) return 3;
+    if (!mmapx_test::drop_capability(CAP_SYS_RAWIO)) return 3;
     try {
       (void)mmapx::map_physical(bar_address, 4096);
       return 4;
@@ -243,7 +228,7 @@ TEST_CASE("UIO: edu bound to uio_pci_generic delivers its interrupts", "[uio]") 
   std::error_code ec;
   (void)mmapx::uio_device::open_by_name("uio_pci_generic", ec);
   CHECK(ec == std::errc::no_such_device);  // not bound yet
-  write_sysfs("/sys/bus/pci/drivers/uio_pci_generic/new_id", "1234 11e8");
+  REQUIRE(mmapx_test::write_kernel_file("/sys/bus/pci/drivers/uio_pci_generic/new_id", "1234 11e8"));
 
   auto uio = mmapx::uio_device::open_by_name("uio_pci_generic");
   CHECK(uio.name() == "uio_pci_generic");

@@ -72,7 +72,7 @@ echo "82540EMs: $A (sends) and $B (receives)"
 # --- 1. the kernel's driver --------------------------------------------------
 insmod /modules/e1000.ko || exit 1
 run 2 mmapx-e1000 info "$A"
-expect "bound to e1000, not vfio-pci"
+expect "bound to e1000, not to vfio-pci"
 ifa=$(ls "/sys/bus/pci/devices/$A/net")
 ifb=$(ls "/sys/bus/pci/devices/$B/net")
 run 2 e1000-afpacket "$ifa" "$ifb" 0 60

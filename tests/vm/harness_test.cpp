@@ -4,6 +4,8 @@
 // failure (a failed check, a kernel warning, a panic, a hang).
 #include <catch.hpp>
 
+#include "privileges.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -28,11 +30,6 @@ bool is_file(const char* path) {
 long filesystem_type(const char* path) {
   struct statfs fs {};
   return ::statfs(path, &fs) == 0 ? static_cast<long>(fs.f_type) : -1;
-}
-
-void write_file(const char* path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
 }
 
 // From <linux/magic.h>, spelled out so the test needs no kernel headers.
@@ -70,12 +67,12 @@ TEST_CASE("provoke: a failing check", "[.provoke-failure]") {
 }
 
 TEST_CASE("provoke: a kernel warning in the log", "[.provoke-warning]") {
-  write_file("/dev/kmsg", "WARNING: provoked by harness_test\n");
+  mmapx_test::write_kernel_file("/dev/kmsg", "WARNING: provoked by harness_test\n");
 }
 
 TEST_CASE("provoke: a kernel panic", "[.provoke-panic]") {
-  write_file("/proc/sys/kernel/sysrq", "1\n");
-  write_file("/proc/sysrq-trigger", "c\n");
+  mmapx_test::write_kernel_file("/proc/sys/kernel/sysrq", "1\n");
+  mmapx_test::write_kernel_file("/proc/sysrq-trigger", "c\n");
 }
 
 TEST_CASE("provoke: a hang", "[.provoke-hang]") {

@@ -3,6 +3,7 @@
 // minor nobody uses is zeroed for its next user, and the bus-address ioctl
 // is for CAP_SYS_ADMIN only.
 #include "kmod_support.hpp"
+#include "privileges.hpp"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -134,15 +135,7 @@ TEST_CASE("kmod: the bus address is for CAP_SYS_ADMIN only") {
   auto dev = kmod::device::open(kmod::device_path(0));
   CHECK(dev.bus_address(kmod::cache_mode::cached, 0) != 0);
   const int status = in_child([&] {
-    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2]{};
-    if (::syscall(SYS_capget, &header, data) != 0) return 30;
-    for (auto& d : data) {
-      d.effective &= ~(1u << CAP_SYS_ADMIN);
-      d.permitted &= ~(1u << CAP_SYS_ADMIN);
-      d.inheritable &= ~(1u << CAP_SYS_ADMIN);
-    }
-    if (::syscall(SYS_capset, &header, data) != 0) return 31;
+    if (!mmapx_test::drop_capability(CAP_SYS_ADMIN, mmapx_test::drop_scope::for_good)) return 31;
     std::error_code ec;
     (void)dev.bus_address(kmod::cache_mode::cached, 0, ec);
     if (ec != std::errc::operation_not_permitted) return 32;

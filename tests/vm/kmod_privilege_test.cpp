@@ -5,6 +5,7 @@
 // of the module's memory or a kernel pointer. Root with CAP_SYS_ADMIN is the
 // control: it does get physical addresses, so the detector can see a leak.
 #include "kmod_support.hpp"
+#include "privileges.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -166,19 +167,6 @@ int leaks_of(int fd, bool reopen, const ranges& physical) {
   return found;
 }
 
-bool drop_cap_sys_admin() {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2]{};
-  if (::syscall(SYS_capget, &header, data) != 0) return false;
-  for (auto& d : data) {
-    d.effective &= ~(1u << CAP_SYS_ADMIN);
-    d.permitted &= ~(1u << CAP_SYS_ADMIN);
-    d.inheritable &= ~(1u << CAP_SYS_ADMIN);
-  }
-  return ::prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) == 0 &&
-         ::syscall(SYS_capset, &header, data) == 0;
-}
-
 bool become_nobody() {
   const gid_t none = 65534;
   return ::setgroups(0, nullptr) == 0 && ::setresgid(none, none, none) == 0 &&
@@ -215,7 +203,7 @@ TEST_CASE("kmod: no ioctl gives the unprivileged a physical address or a kernel 
   });
   CHECK(nobody == 0);
   const int no_admin = in_child([&] {
-    if (!drop_cap_sys_admin()) return 91;
+    if (!mmapx_test::drop_capability(CAP_SYS_ADMIN, mmapx_test::drop_scope::for_good)) return 91;
     return std::min(leaks_of(dev.native_handle(), true, physical), 80);
   });
   CHECK(no_admin == 0);
@@ -228,7 +216,7 @@ TEST_CASE("kmod: without CAP_SYS_ADMIN the memory type comes without the physica
   const auto privileged = dev.memory_type_of(buffer.data());
   CHECK(privileged.physical == dev.bus_address(kmod::cache_mode::write_combining, 0));
   const int status = in_child([&] {
-    if (!drop_cap_sys_admin()) return 40;
+    if (!mmapx_test::drop_capability(CAP_SYS_ADMIN, mmapx_test::drop_scope::for_good)) return 40;
     const auto mt = dev.memory_type_of(buffer.data());
     if (mt.physical != 0) return 41;
     if (mt.user != privileged.user || mt.kernel != privileged.kernel) return 42;

@@ -1,6 +1,7 @@
 // tests/vm/vfio_support.hpp - what the VFIO guest tests do to the machine
 // around the library: bind devices to drivers through sysfs, find edu
-// devices, drop a capability, expect an error with a message.
+// devices, expect an error with a message (capabilities and kernel files:
+// tests/privileges.hpp).
 #pragma once
 
 #include <catch.hpp>
@@ -9,8 +10,8 @@
 #include <mmapx/pci.hpp>
 #include <mmapx/vfio.hpp>
 
-#include <linux/capability.h>
-#include <sys/syscall.h>
+#include "privileges.hpp"
+
 #include <unistd.h>
 
 #include <fcntl.h>
@@ -25,23 +26,17 @@ namespace vfio_test {
 
 inline const std::string sysfs_pci = "/sys/bus/pci/devices/";
 
-/// Writes `text` to a sysfs attribute; false when the kernel refused it.
-inline bool write_sysfs(const std::string& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  out.flush();
-  return out.good();
-}
-
 /// The driver a device is bound to, or "".
 inline std::string driver_of(const std::string& address) {
-  return mmapx::vfio::detail::link_name(sysfs_pci + address + "/driver");
+  char driver[256];
+  return mmapx::detail::read_sysfs_link_name((sysfs_pci + address + "/driver").c_str(), driver, sizeof driver) ? driver
+                                                                                                              : "";
 }
 
 /// Unbinds the device from its driver, if any.
 inline void unbind(const std::string& address) {
   const std::string driver = driver_of(address);
-  if (!driver.empty()) REQUIRE(write_sysfs("/sys/bus/pci/drivers/" + driver + "/unbind", address));
+  if (!driver.empty()) REQUIRE(mmapx_test::write_kernel_file("/sys/bus/pci/drivers/" + driver + "/unbind", address));
   REQUIRE(driver_of(address).empty());
 }
 
@@ -49,18 +44,9 @@ inline void unbind(const std::string& address) {
 /// then a probe. False when the driver's probe failed.
 inline bool bind(const std::string& address, const std::string& driver) {
   unbind(address);
-  REQUIRE(write_sysfs(sysfs_pci + address + "/driver_override", driver));
-  write_sysfs("/sys/bus/pci/drivers_probe", address);
+  REQUIRE(mmapx_test::write_kernel_file(sysfs_pci + address + "/driver_override", driver));
+  mmapx_test::write_kernel_file("/sys/bus/pci/drivers_probe", address);
   return driver_of(address) == driver;
-}
-
-/// Drops capability `cap` from the effective set (keeping uid 0).
-inline bool drop_capability(int cap) {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2]{};
-  if (::syscall(SYS_capget, &header, data) != 0) return false;
-  data[cap / 32].effective &= ~(1U << (cap % 32));
-  return ::syscall(SYS_capset, &header, data) == 0;
 }
 
 /// Waits until the kernel log has a line containing `text` (read from

@@ -39,6 +39,8 @@ inline const char* sysfs_root() noexcept {
 /// Directories under the root that mmapx reads (each spelled only here).
 inline constexpr const char* sysfs_pci_devices = "bus/pci/devices";
 inline constexpr const char* sysfs_uio_class = "class/uio";
+inline constexpr const char* sysfs_pci_drivers = "bus/pci/drivers";
+inline constexpr const char* sysfs_iommu_groups = "kernel/iommu_groups";
 
 /// `<root>/<relative>`, formatted printf-style into a buffer of its own.
 class sysfs_path {
@@ -47,7 +49,8 @@ public:
     const int head = std::snprintf(text_, sizeof text_, "%s/", sysfs_root());
     std::va_list args;
     va_start(args, relative);
-    const int tail = head < 0 || head >= capacity ? -1 : std::vsnprintf(text_ + head, sizeof text_ - head, relative, args);
+    const int tail =
+        head < 0 || head >= capacity ? -1 : std::vsnprintf(text_ + head, sizeof text_ - head, relative, args);
     va_end(args);
     fits_ = tail >= 0 && head + tail < capacity;
   }
@@ -71,7 +74,8 @@ private:
 inline std::size_t read_sysfs_text(const char* path, char* buf, std::size_t capacity, const char* op,
                                    failure& f) noexcept {
   buf[0] = '\0';
-  auto fd = open_fd(path, O_RDONLY, 0, f);
+  // O_NONBLOCK: a FIFO in a fake tree reads as empty instead of hanging.
+  auto fd = open_fd(path, O_RDONLY | O_NONBLOCK, 0, f);
   if (f) {
     f.operation = op;
     return 0;
@@ -83,9 +87,12 @@ inline std::size_t read_sysfs_text(const char* path, char* buf, std::size_t capa
     char* into = used + 1 < capacity ? buf + used : &extra;
     const std::size_t room = used + 1 < capacity ? capacity - 1 - used : 1;
     const ssize_t n = retry_on_eintr([&] { return ::read(fd.get(), into, room); });
-    if (n < 0) return f.fail_errno(op), 0;
     if (n == 0) break;
-    if (into == &extra) return f.fail(errc::parse_error, op), 0;
+    if (n < 0 || into == &extra) {
+      if (n < 0) f.fail_errno(op);
+      else f.fail(errc::parse_error, op);
+      return 0;
+    }
     used += static_cast<std::size_t>(n);
   }
   buf[used] = '\0';

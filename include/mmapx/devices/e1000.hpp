@@ -27,8 +27,10 @@ namespace mmapx::e1000 {
 namespace reg = mmapx::reg;
 
 /// PCI vendor and device ID of the 82540EM, for find_pci_devices (pci.hpp).
+/// @{
 inline constexpr std::uint16_t vendor_id = 0x8086;
 inline constexpr std::uint16_t device_id = 0x100e;
+/// @}
 /// BAR 0: the memory-mapped registers, 128 KiB.
 inline constexpr std::size_t bar0_size = 0x20000;
 
@@ -49,6 +51,7 @@ struct ctrl : reg::reg32<"ctrl", 0x0000, reg::rw, 0x00000000> {
   using tfce     = field<"tfce", 28, 1, reg::rw>;     ///< transmit flow control enable
   using vme      = field<"vme", 30, 1, reg::rw>;      ///< VLAN mode enable
   using phy_rst  = field<"phy_rst", 31, 1, reg::rw>;  ///< PHY reset (must be 0 for the link)
+  /// The register's fields, in the order dumps and access by name list them.
   using fields = reg::fields<fd, lrst, asde, slu, ilos, speed, frcspd, frcdplx, rst, rfce, tfce, vme, phy_rst>;
 };
 
@@ -60,12 +63,14 @@ struct status : reg::reg32<"status", 0x0008, reg::ro, 0> {
   using speed   = field<"speed", 6, 2, reg::ro>;    ///< 0: 10, 1: 100, 2 or 3: 1000 Mb/s
   using pci66   = field<"pci66", 11, 1, reg::ro>;   ///< PCI bus at 66 MHz
   using bus64   = field<"bus64", 12, 1, reg::ro>;   ///< 64-bit PCI bus
+  /// The register's fields, in the order dumps and access by name list them.
   using fields = reg::fields<fd, lu, txoff, speed, pci66, bus64>;
 };
 
 /// EEPROM/Flash Control (EECD, 13.4.3): bit-banged EEPROM access; EERD is the simple way.
 struct eecd : reg::reg32<"eecd", 0x0010, reg::rw, 0> {
   using ee_pres = field<"ee_pres", 8, 1, reg::ro>;  ///< an EEPROM is present
+  /// The register's fields, in the order dumps and access by name list them.
   using fields = reg::fields<ee_pres>;
 };
 
@@ -76,6 +81,7 @@ struct eerd : reg::reg32<"eerd", 0x0014, reg::rw, 0> {
   using done  = field<"done", 4, 1, reg::ro>;    ///< the read finished; data is valid
   using addr  = field<"addr", 8, 8, reg::rw>;    ///< EEPROM word address
   using data  = field<"data", 16, 16, reg::ro>;  ///< the word read
+  /// The register's fields, in the order dumps and access by name list them.
   using fields = reg::fields<start, done, addr, data>;
 };
 
@@ -95,6 +101,7 @@ inline constexpr std::uint32_t all = 0x1a6df;
 /// Interrupt Cause Read (ICR, 13.4.17): reading returns the pending causes and clears them.
 struct icr : reg::reg32<"icr", 0x00c0, reg::rw, 0> {
   using causes = field<"causes", 0, 17, reg::rc>;  ///< cause:: bits; cleared by the read
+  /// The register's fields, in the order dumps and access by name list them.
   using fields = reg::fields<causes>;
 };
 /// Interrupt Throttling (ITR, 13.4.18): minimum gap between interrupts in 256 ns units; 0 = off.
@@ -104,6 +111,7 @@ using ics = reg::reg32<"ics", 0x00c8, reg::wo, 0>;
 /// Interrupt Mask Set/Read (IMS, 13.4.20): reads the mask; writing 1 enables a cause.
 struct ims : reg::reg32<"ims", 0x00d0, reg::rw, 0> {
   using mask = field<"mask", 0, 17, reg::w1s>;  ///< cause:: bits enabled
+  /// The register's fields, in the order dumps and access by name list them.
   using fields = reg::fields<mask>;
 };
 /// Interrupt Mask Clear (IMC, 13.4.21): writing 1 disables a cause.
@@ -137,6 +145,7 @@ struct rctl : reg::reg32<"rctl", 0x0100, reg::rw, 0> {
   using vfe   = field<"vfe", 18, 1, reg::rw>;    ///< VLAN filter enable
   using bsex  = field<"bsex", 25, 1, reg::rw>;   ///< buffer sizes x16
   using secrc = field<"secrc", 26, 1, reg::rw>;  ///< strip the Ethernet CRC
+  /// The register's fields, in the order dumps and access by name list them.
   using fields = reg::fields<en, sbp, upe, mpe, lpe, lbm, rdmts, mo, bam, bsize, vfe, bsex, secrc>;
 };
 
@@ -159,6 +168,7 @@ struct tctl : reg::reg32<"tctl", 0x0400, reg::rw, 0> {
   using cold = field<"cold", 12, 10, reg::rw>; ///< collision distance (0x40 full duplex, 0x200 half)
   using swxoff = field<"swxoff", 22, 1, reg::rw>;  ///< send one XOFF frame
   using rtlc = field<"rtlc", 24, 1, reg::rw>;  ///< retransmit on late collision
+  /// The register's fields, in the order dumps and access by name list them.
   using fields = reg::fields<en, psp, ct, cold, swxoff, rtlc>;
 };
 /// Transmit Inter-Packet Gap (TIPG, 13.4.34); the manual gives 10, 8, 6 for the 82540EM on copper.
@@ -166,6 +176,7 @@ struct tipg : reg::reg32<"tipg", 0x0410, reg::rw, 0> {
   using ipgt  = field<"ipgt", 0, 10, reg::rw>;    ///< back-to-back gap
   using ipgr1 = field<"ipgr1", 10, 10, reg::rw>;  ///< first part of the gap after a deferral
   using ipgr2 = field<"ipgr2", 20, 10, reg::rw>;  ///< whole gap after a deferral
+  /// The register's fields, in the order dumps and access by name list them.
   using fields = reg::fields<ipgt, ipgr1, ipgr2>;
 };
 // The transmit descriptor ring (13.4.37-41).
@@ -181,7 +192,9 @@ using tidv  = reg::reg32<"tidv", 0x3820, reg::rw, 0>;
 
 /// Multicast Table Array (MTA[128], 13.4.28): 4096 hash bits, 32 per entry.
 struct mta_entry : reg::reg32<"mta", 0x5200, reg::rw, 0> {};
+/// Entries in the table: MTA[n] at 0x5200 + 4n.
 inline constexpr std::size_t mta_count = 128;
+/// The whole table, one reg::array element per 32 hash bits.
 using mta = reg::array<mta_entry, mta_count, 4>;
 
 /// Receive Address Low (RAL[16], 13.4.27): the first four bytes of a station
@@ -192,12 +205,16 @@ struct rah_entry : reg::reg32<"rah", 0x5404, reg::rw, 0> {
   using rah  = field<"rah", 0, 16, reg::rw>;   ///< address bytes 4 (low) and 5
   using asel = field<"asel", 16, 2, reg::rw>;  ///< 0: match the destination address
   using av   = field<"av", 31, 1, reg::rw>;    ///< address valid
+  /// The register's fields, in the order dumps and access by name list them.
   using fields = reg::fields<rah, asel, av>;
 };
 /// 16 address filters: RAL[n] at 0x5400 + 8n, RAH[n] at 0x5404 + 8n. Entry 0 is the station address.
 inline constexpr std::size_t ra_count = 16;
+/// The RAL and RAH halves of the 16 filters, as arrays indexed by filter number.
+/// @{
 using ral = reg::array<ral_entry, ra_count, 8>;
 using rah = reg::array<rah_entry, ra_count, 8>;
+/// @}
 
 // --- statistics (13.7): every one clears when read ------------------------------
 
@@ -206,6 +223,7 @@ template <reg::fixed_name Name, std::size_t Offset>
 struct statistic32 : reg::reg32<Name, Offset, reg::ro, 0> {
   /// Events since the last read (the register's own field: each counter has one).
   using count = typename statistic32::template field<"count", 0, 32, reg::rc>;
+  /// The register's fields, in the order dumps and access by name list them.
   using fields = reg::fields<count>;
 };
 /// A 64-bit statistics counter (low half at Offset): read low then high; reading the
@@ -214,6 +232,7 @@ template <reg::fixed_name Name, std::size_t Offset>
 struct statistic64 : reg::reg64<Name, Offset, reg::ro, 0> {
   /// Octets since the last read.
   using count = typename statistic64::template field<"count", 0, 64, reg::rc>;
+  /// The register's fields, in the order dumps and access by name list them.
   using fields = reg::fields<count>;
 };
 
@@ -301,6 +320,7 @@ inline constexpr std::uint8_t tx_status_dd = 1u << 0;
 /// Ring constraints (13.4.25, 13.4.36): a ring's length is a multiple of 128
 /// bytes (8 descriptors) and its base is 16-byte aligned (the driver uses 128).
 inline constexpr std::size_t ring_alignment = 128;
+/// Descriptors per 128 bytes: every ring size is a multiple of it.
 inline constexpr std::size_t ring_granule = ring_alignment / sizeof(rx_descriptor);
 /// Largest ring: RDLEN/TDLEN hold up to 20 bits (the manual's 64 K descriptors cap at 65536).
 inline constexpr std::size_t max_ring_size = 65536;

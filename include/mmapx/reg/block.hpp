@@ -960,6 +960,7 @@ block<Map> bind(void* base, std::size_t size) {
   return mmapx::detail::throwing(
       [&](mmapx::detail::failure& f) { return detail::bind<Map>(static_cast<std::byte*>(base), size, f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 template <map_type Map>
 block<Map> bind(void* base, std::size_t size, std::error_code& ec) noexcept {
   return mmapx::detail::reporting(

@@ -37,12 +37,14 @@ enum class field_access : std::uint8_t {
   reserved,  ///< must be written as a fixed value; never read by name
 };
 /// Shorter spellings for declarations (reserved fields are declared with reg::reserved).
+/// @{
 inline constexpr field_access rw = field_access::rw;
 inline constexpr field_access ro = field_access::ro;
 inline constexpr field_access wo = field_access::wo;
 inline constexpr field_access w1c = field_access::w1c;
 inline constexpr field_access w1s = field_access::w1s;
 inline constexpr field_access rc = field_access::rc;
+/// @}
 
 /// Whether a read shows the field's state: not for wo and reserved (rc is readable,
 /// with a side effect).
@@ -96,6 +98,7 @@ struct choice {
 struct plain {
   /// No enumeration and no named values: reads give bool or an integer.
   using enum_type = void;
+  /// No named values (reg::field_info::choices is empty for a plain field).
   static constexpr std::array<choice_info, 0> choices{};
 };
 

@@ -29,18 +29,22 @@
 namespace mmapx::reg {
 
 /// Access widths, as a mask of byte counts.
+/// @{
 inline constexpr unsigned w8 = 1;
 inline constexpr unsigned w16 = 2;
 inline constexpr unsigned w32 = 4;
 inline constexpr unsigned w64 = 8;
+/// @}
 
 /// Order of the two 32-bit halves of a split 64-bit access (Linux's
 /// lo_hi_writeq / hi_lo_writeq). The low half is at the lower address.
 /// lo_hi accesses the low half first, hi_lo the high half first.
 enum class split_order : std::uint8_t { lo_hi, hi_lo };
 /// Shorter spellings for contracts.
+/// @{
 inline constexpr split_order lo_hi = split_order::lo_hi;
 inline constexpr split_order hi_lo = split_order::hi_lo;
+/// @}
 
 /// What the device accepts on its bus.
 struct contract {
@@ -75,8 +79,10 @@ struct array {
   /// Bytes from one element to the next (at least the register's width).
   static constexpr std::size_t stride = Stride;
   /// The array's name: its register's.
+  /// @{
   static constexpr std::string_view name = R::name;
   static constexpr const char* c_name = R::c_name;
+  /// @}
   /// Element I as a register of its own; a compile error unless I < Count.
   template <std::size_t I>
   using at = detail::element<array, I>;
@@ -99,11 +105,15 @@ struct block_array {
   /// Byte offset of copy 0 in the enclosing map.
   static constexpr std::size_t offset = Offset;
   /// Number of copies and the bytes from one to the next.
+  /// @{
   static constexpr std::size_t count = Count;
   static constexpr std::size_t stride = Stride;
-  /// The array's name: its block map's.
+  /// @}
+  /// The array's name: its block map's (c_name: NUL-terminated, static storage).
+  /// @{
   static constexpr std::string_view name = Block::name;
   static constexpr const char* c_name = Block::c_name;
+  /// @}
 
   static_assert(Count >= 1, "mmapx::reg: an array has at least one element");
   static_assert(Block::extent <= Stride, "mmapx::reg: the copies of a block array overlap");
@@ -122,13 +132,17 @@ struct bank {
   /// Marks the type as a bank.
   using bank_tag = void;
   /// The field whose value selects the bank, and that value, in place.
+  /// @{
   using select_field = typename decltype(Select)::field;
   static constexpr std::uint64_t select_bits = Select.bits;
+  /// @}
   /// The registers visible only in this bank.
   using registers = register_list<Regs...>;
-  /// The bank's name, for dumps and messages.
+  /// The bank's name, for dumps and messages (c_name: NUL-terminated, static storage).
+  /// @{
   static constexpr std::string_view name = Name.view();
   static constexpr const char* c_name = Name.c_str();
+  /// @}
 
   static_assert(sizeof...(Regs) > 0, "mmapx::reg: a bank has registers");
   static_assert((register_type<Regs> && ...), "mmapx::reg: a bank lists registers");
@@ -390,8 +404,10 @@ struct map {
   /// The registers declared by name, plain and banked, as listed (arrays are not in it).
   using registers = typename detail::named_registers<Entries...>::type;
   /// The declared name; c_name is the same text, NUL-terminated, with static storage.
+  /// @{
   static constexpr std::string_view name = Name.view();
   static constexpr const char* c_name = Name.c_str();
+  /// @}
   /// Bytes of address space the device decodes; bind() needs only `extent` of them.
   static constexpr std::size_t size = Size;
   /// The contract every access of a block obeys.

@@ -29,8 +29,10 @@ namespace mmapx::reg {
 /// One field at run time (see reg::field for what each member means).
 struct field_info {
   /// The declared name; c_name is the same text, NUL-terminated, with static storage.
+  /// @{
   std::string_view name;
   const char* c_name;
+  /// @}
   /// Lowest bit of the field.
   unsigned pos;
   /// Number of bits.
@@ -54,14 +56,20 @@ struct bank_info {
   /// The bank's declared name.
   std::string_view name;
   /// Offset and width in bits of the register holding the select field.
+  /// @{
   std::size_t select_offset;
   unsigned select_bits;
+  /// @}
   /// That register's layout keep and fixed masks (see layout<R>).
+  /// @{
   std::uint64_t select_keep;
   std::uint64_t select_fixed;
+  /// @}
   /// The select field's mask, and the bank's value in place.
+  /// @{
   std::uint64_t mask;
   std::uint64_t value;
+  /// @}
 };
 
 /// One register at run time (see basic_register and layout for the members).

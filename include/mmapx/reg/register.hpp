@@ -107,6 +107,7 @@ struct basic_register {
 };
 
 /// Registers of 8, 16, 32 and 64 bits; Parts as for basic_register.
+/// @{
 template <fixed_name Name, std::size_t Offset, field_access Access, std::uint64_t Reset = 0, class... Parts>
 using reg8 = basic_register<Name, Offset, 8, Access, Reset, Parts...>;
 template <fixed_name Name, std::size_t Offset, field_access Access, std::uint64_t Reset = 0, class... Parts>
@@ -115,6 +116,7 @@ template <fixed_name Name, std::size_t Offset, field_access Access, std::uint64_
 using reg32 = basic_register<Name, Offset, 32, Access, Reset, Parts...>;
 template <fixed_name Name, std::size_t Offset, field_access Access, std::uint64_t Reset = 0, class... Parts>
 using reg64 = basic_register<Name, Offset, 64, Access, Reset, Parts...>;
+/// @}
 
 /// Satisfied by registers: reg8..reg64 and structs derived from them.
 template <class R>
