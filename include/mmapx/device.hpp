@@ -31,7 +31,7 @@ namespace detail {
 /// Refuses what no driver maps: a FIFO, a socket or a directory would only
 /// give mmap's bare ENODEV later, so say what the file is instead.
 inline bool check_device_type(int fd, failure& f) noexcept {
-  struct ::stat st {};
+  detail::file_status st {};
   if (!stat_fd(fd, st, f)) return false;
   if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISDIR(st.st_mode)) {
     return f.fail(std::make_error_code(std::errc::no_such_device),

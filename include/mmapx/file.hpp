@@ -50,64 +50,57 @@ struct file_options {
 
 namespace detail {
 
-/// Makes a file end at `to` (> its current end): disk space for [from, to)
-/// is reserved first, unless `how` is reserve_space::none (then ftruncate,
-/// sparse). `from` is the old end, or a later offset where the mapping starts.
-inline bool grow_file(int fd, std::uint64_t from, std::uint64_t to, reserve_space how, failure& f) noexcept {
-  if (how != reserve_space::none) return reserve_range(fd, from, to - from, f);
-  if (::ftruncate(fd, static_cast<off_t>(to)) != 0) return f.at(to).fail_errno("resize file");
-  return true;
+/// Grows the file behind `fd` to end at `end`: sparse (ftruncate) for
+/// reserve_space::none, else with disk space reserved for [from, end).
+inline bool grow_file(int fd, std::uint64_t from, std::uint64_t end, reserve_space reserve, failure& f) noexcept {
+  if (reserve != reserve_space::none) return reserve_range(fd, from, end - from, f);
+  if (lfs_ftruncate(fd, static_cast<file_offset>(end)) == 0) return true;
+  return f.at(end).fail_errno("resize file");
 }
 
 /// Maps an open regular file by file_options' rules (top of this header).
 template <access A>
 region<A> map_open_file(unique_fd fd, const file_options& o, failure& f) noexcept {
-  struct ::stat st {};
+  detail::file_status st {};
   if (!stat_fd(fd.get(), st, f)) return {};
   if (!S_ISREG(st.st_mode)) {
     f.fail(errc::not_regular_file, "map file");
     return {};
   }
-  std::uint64_t file_size = static_cast<std::uint64_t>(st.st_size);
-
-  // Growing the file to the requested size (writable mappings only).
+  const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  // The size a writable mapping grows the file to first. Everything is
+  // checked against it before the file changes, so a failure loses nothing.
+  std::uint64_t grown_size = file_size;
   if constexpr (A == access::read_write) {
     if (o.size > largest_file_end) {
       f.at(o.size).fail(errc::size_overflow, "resize file");
       return {};
     }
-    if (o.size > file_size) {
-      if (!grow_file(fd.get(), file_size, o.size, o.reserve, f)) return {};
-      file_size = o.size;
-    }
+    grown_size = o.size > file_size ? o.size : file_size;
   }
 
   std::uint64_t length = o.length;
   if (length == 0) {
-    if (o.offset > file_size) {
+    if (o.offset > grown_size) {
       f.at(o.offset).fail(errc::offset_beyond_end, "map file");
       return {};
     }
-    length = file_size - o.offset;
+    length = grown_size - o.offset;
   }
   const auto end = checked_file_end(o.offset, length);
-  if (!end || length > SIZE_MAX) {
-    f.at(o.offset).fail(errc::size_overflow, "map file");
+  if (!end || !span_fits_address_space(o.offset, length, page_size())) {
+    f.at(o.offset).fail(errc::size_overflow, "map file");  // on 32-bit targets: map a window instead
     return {};
   }
-  if (*end > file_size) {
-    if constexpr (A != access::read_write) {
-      f.at(o.offset).fail(o.offset > file_size ? errc::offset_beyond_end : errc::length_beyond_end,
-                          "map file");
-      return {};
-    } else if (!grow_file(fd.get(), o.offset > file_size ? o.offset : file_size, *end, o.reserve, f)) {
-      return {};
-    }
+  if (*end > grown_size && A != access::read_write) {
+    f.at(o.offset).fail(o.offset > grown_size ? errc::offset_beyond_end : errc::length_beyond_end, "map file");
+    return {};
   }
   if constexpr (A == access::read_write) {
-    if (o.reserve == reserve_space::whole_range && !reserve_range(fd.get(), o.offset, length, f)) {
-      return {};
-    }
+    if (grown_size > file_size && !grow_file(fd.get(), file_size, grown_size, o.reserve, f)) return {};
+    const std::uint64_t from = o.offset > grown_size ? o.offset : grown_size;
+    if (*end > grown_size && !grow_file(fd.get(), from, *end, o.reserve, f)) return {};
+    if (o.reserve == reserve_space::whole_range && !reserve_range(fd.get(), o.offset, length, f)) return {};
   }
   return map_fd_range<A>(std::move(fd), o.offset, static_cast<std::size_t>(length), o.map, f);
 }

@@ -67,7 +67,7 @@ region<A> map_new_memfd(const char* name, std::size_t size, unsigned flags, cons
   }
   f.fd = fd.get();
   const std::uint64_t file_size = huge != 0 ? align_up(size, huge).value_or(size) : size;
-  if (::ftruncate(fd.get(), static_cast<off_t>(file_size)) != 0) {
+  if (detail::lfs_ftruncate(fd.get(), static_cast<detail::file_offset>(file_size)) != 0) {
     f.at(size).fail_errno("size memfd");
     return {};
   }

@@ -53,6 +53,17 @@ constexpr std::optional<std::uint64_t> checked_file_end(std::uint64_t offset, st
   return end;
 }
 
+/// True when `length` bytes starting at file offset `offset` fit the address
+/// space once rounded out to whole pages of `page` bytes: always for any
+/// sane length on 64-bit targets; on 32-bit ones not for lengths near
+/// SIZE_MAX. Every backend reports a length that does not as
+/// errc::size_overflow, before it changes any file.
+constexpr bool span_fits_address_space(std::uint64_t offset, std::uint64_t length, std::uint64_t page) noexcept {
+  const auto bumped = checked_add<std::uint64_t>(offset % page, length);
+  const auto span = bumped ? align_up(*bumped, page) : std::nullopt;
+  return span && *span <= SIZE_MAX;
+}
+
 /// True when [offset, offset + length) lies within [0, size), computed without overflow.
 constexpr bool range_within(std::uint64_t offset, std::uint64_t length, std::uint64_t size) noexcept {
   return offset <= size && length <= size - offset;

@@ -173,7 +173,7 @@ inline std::vector<std::string> find_pci_devices_impl(std::uint16_t vendor, std:
 
 /// Sets or clears bits of the command register's byte `which` (4 or 5) in
 /// config space, through sysfs.
-inline bool pci_command_bits_impl(std::string_view address, off_t which, unsigned char bits, bool set,
+inline bool pci_command_bits_impl(std::string_view address, file_offset which, unsigned char bits, bool set,
                                   failure& f) noexcept {
   if (!check_pci_address(address, f)) return false;
   const sysfs_path path("%s/%.*s/config", sysfs_pci_devices, static_cast<int>(address.size()), address.data());
@@ -184,16 +184,16 @@ inline bool pci_command_bits_impl(std::string_view address, off_t which, unsigne
     return false;
   }
   unsigned char byte = 0;
-  if (!whole_transfer(retry_on_eintr([&] { return ::pread(fd.get(), &byte, 1, which); }), 1))
+  if (!whole_transfer(retry_on_eintr([&] { return lfs_pread(fd.get(), &byte, 1, which); }), 1))
     return f.fail_errno("read PCI command register");
   byte = set ? static_cast<unsigned char>(byte | bits) : static_cast<unsigned char>(byte & ~bits);
-  if (!whole_transfer(retry_on_eintr([&] { return ::pwrite(fd.get(), &byte, 1, which); }), 1))
+  if (!whole_transfer(retry_on_eintr([&] { return lfs_pwrite(fd.get(), &byte, 1, which); }), 1))
     return f.fail_errno("write PCI command register");
   return true;
 }
-inline constexpr off_t pci_command_low = 4;
+inline constexpr file_offset pci_command_low = 4;
 inline constexpr unsigned char pci_bus_master = 0x04;   // command bit 2
-inline constexpr off_t pci_command_high = 5;
+inline constexpr file_offset pci_command_high = 5;
 inline constexpr unsigned char pci_intx_disable = 0x04;  // command bit 10
 
 }  // namespace detail

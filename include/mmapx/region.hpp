@@ -492,8 +492,8 @@ inline bool choose_pages(const unique_fd& fd, const map_options& opts, page_choi
     pages = {huge, MAP_HUGETLB | (std::countr_zero(huge) << MAP_HUGE_SHIFT), true};
     return true;
   }
-  struct ::statfs fs {};
-  if (::fstatfs(fd.get(), &fs) == 0 && fs.f_type == hugetlbfs_magic) {
+  detail::fs_status fs {};
+  if (detail::lfs_fstatfs(fd.get(), fs) == 0 && fs.f_type == hugetlbfs_magic) {
     pages = {huge, 0, true};
   } else if (opts.on_no_huge_pages == huge_fallback::fail) {
     return f.fail(errc::huge_pages_unavailable, "map (file is not on hugetlbfs)");
@@ -535,7 +535,7 @@ inline aligned_mapping map_aligned(int fd, std::uint64_t offset, std::size_t len
     errno = EOVERFLOW;
     return {};
   }
-  return {::mmap(hint, static_cast<std::size_t>(*span), prot, flags, fd, static_cast<off_t>(start)),
+  return {detail::lfs_mmap(hint, static_cast<std::size_t>(*span), prot, flags, fd, static_cast<detail::file_offset>(start)),
           static_cast<std::size_t>(*span), static_cast<std::size_t>(offset - start)};
 }
 
@@ -565,7 +565,7 @@ template <access A>
 region<A> map_range(unique_fd fd, backing kind, std::uint64_t offset, std::size_t length,
                     const map_options& opts, failure& f) noexcept {
   if (fd && f.fd == failure::no_fd && f.subject.empty()) f.fd = fd.get();
-  if (!checked_file_end(offset, length)) {
+  if (!checked_file_end(offset, length) || !span_fits_address_space(offset, length, page_size())) {
     f.at(offset).fail(errc::size_overflow, "map");
     return {};
   }
@@ -681,14 +681,19 @@ bool region<A>::resize_impl(std::size_t new_size, resize_options opts, detail::f
   }
   if (src_.fd) f.fd = src_.fd.get();
   const auto end = checked_file_end(src_.offset, new_size);
-  if (!end) return f.at(src_.offset).fail(errc::size_overflow, "resize");
+  // The span must fit the address space (32-bit) before the file grows for it.
+  const std::uint64_t lead = map_.length != 0 ? static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(map_.data) -
+                                                                           reinterpret_cast<std::uintptr_t>(map_.base))
+                                              : src_.offset % page_size();
+  const auto span = align_up(lead + new_size, page_size());
+  if (!end || !span || *span > SIZE_MAX) return f.at(src_.offset).fail(errc::size_overflow, "resize");
   if (src_.kind == detail::backing::anonymous_shared && map_.length != 0 && new_size > map_.size) {
     // Its shmem object was sized at mmap time: pages past it would SIGBUS.
     return f.fail(std::make_error_code(std::errc::operation_not_supported),
                   "resize (shared anonymous memory cannot grow; use a memfd)");
   }
   if (src_.kind == detail::backing::fd && new_size > map_.size) {
-    struct ::stat st {};
+    detail::file_status st {};
     if (!detail::stat_fd(src_.fd.get(), st, f)) return false;
     const auto file_size = static_cast<std::uint64_t>(st.st_size);
     if (S_ISREG(st.st_mode) && *end > file_size) {
@@ -702,10 +707,6 @@ bool region<A>::resize_impl(std::size_t new_size, resize_options opts, detail::f
     drop_mapping();  // keeps the backing: resize(0) is not unmap()
     return true;
   }
-  const std::uint64_t lead = reinterpret_cast<std::uintptr_t>(map_.data) -
-                             reinterpret_cast<std::uintptr_t>(map_.base);
-  const auto span = align_up(lead + new_size, page_size());
-  if (!span || *span > SIZE_MAX) return f.at(src_.offset).fail(errc::size_overflow, "resize");
   void* moved_to = ::mremap(map_.base, map_.length, static_cast<std::size_t>(*span),
                             opts.may_move ? MREMAP_MAYMOVE : 0);
   if (moved_to == MAP_FAILED && errno == EFAULT && opts.may_move && new_size > map_.size) {

@@ -49,13 +49,13 @@ namespace detail {
 /// The page size of a descriptor's memory: a hugetlbfs file's huge page
 /// size (its st_blksize), otherwise the base page size.
 inline std::size_t fd_page_size(int fd, failure& f) noexcept {
-  struct ::statfs fs {};
-  if (::fstatfs(fd, &fs) != 0) {
+  detail::fs_status fs {};
+  if (detail::lfs_fstatfs(fd, fs) != 0) {
     f.fail_errno("statfs");
     return 0;
   }
   if (fs.f_type != hugetlbfs_magic) return page_size();
-  struct ::stat st {};
+  detail::file_status st {};
   if (!stat_fd(fd, st, f)) return 0;
   return static_cast<std::size_t>(st.st_blksize);
 }
@@ -380,7 +380,7 @@ private:
                           "create queue (capacity must be a non-zero multiple of the page size)");
       return {};
     }
-    if (::ftruncate(fd, static_cast<off_t>(page + capacity)) != 0) {
+    if (detail::lfs_ftruncate(fd, static_cast<detail::file_offset>(page + capacity)) != 0) {
       f.at(page + capacity).fail_errno("create queue (size)");
       return {};
     }
@@ -395,7 +395,7 @@ private:
 
   static spsc_queue attach_impl(int fd, detail::failure& f) noexcept {
     f.fd = fd;
-    struct ::stat st {};
+    detail::file_status st {};
     const std::size_t page = detail::fd_page_size(fd, f);
     if (f || !detail::stat_fd(fd, st, f)) return {};
     const auto size = static_cast<std::uint64_t>(st.st_size);

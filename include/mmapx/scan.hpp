@@ -74,13 +74,15 @@ inline constexpr std::uint64_t read_ahead_chunk = std::uint64_t{512} << 10;
 /// not apply to (a pipe, a closed fd, a device) is left alone. Pages already
 /// cached cost a look-up each.
 inline void read_ahead(int fd, std::uint64_t offset, std::uint64_t length) noexcept {
-  struct ::stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return;
+  detail::file_status st {};
+  if (detail::lfs_fstat(fd, st) != 0 || !S_ISREG(st.st_mode)) return;
   const auto end = checked_add(offset, length);
   const std::uint64_t stop = std::min(end ? *end : UINT64_MAX, static_cast<std::uint64_t>(st.st_size));
   for (std::uint64_t at = offset; at < stop; at += read_ahead_chunk) {
     const std::uint64_t n = std::min(read_ahead_chunk, stop - at);
-    if (::posix_fadvise(fd, static_cast<off_t>(at), static_cast<off_t>(n), POSIX_FADV_WILLNEED) != 0) return;
+    const auto advised = detail::lfs_fadvise(fd, static_cast<detail::file_offset>(at), static_cast<detail::file_offset>(n),
+                                             POSIX_FADV_WILLNEED);
+    if (advised != 0) return;
   }
 }
 
@@ -151,7 +153,7 @@ template <class Fn>
 void scan_fd_impl(int fd, Fn& fn, const scan_options& o, failure& f) {
   if (f.subject == nullptr) f.fd = fd;
   if (!check_scan_options(o, f)) return;
-  struct ::stat st {};
+  detail::file_status st {};
   if (!stat_fd(fd, st, f)) return;
   if (!S_ISREG(st.st_mode)) return void(f.fail(errc::not_regular_file, "scan"));
   const auto file_size = static_cast<std::uint64_t>(st.st_size);

@@ -175,7 +175,7 @@ private:
   /// An object another process put in /dev/shm may be anything; only a
   /// regular file can be sized and mapped. Clears the O_NONBLOCK of the open.
   static bool check_regular(int fd, detail::failure& f) noexcept {
-    struct ::stat st {};
+    detail::file_status st {};
     if (!detail::stat_fd(fd, st, f)) return false;
     if (!S_ISREG(st.st_mode)) return f.fail(errc::not_regular_file, "shm_open");
     return detail::clear_nonblocking(fd, f);
@@ -241,7 +241,7 @@ private:
 
   std::size_t size_impl(detail::failure& f) const noexcept {
     f.subject = name_.c_str();
-    struct ::stat st {};
+    detail::file_status st {};
     if (!detail::stat_fd(fd_.get(), st, f)) return 0;
     return static_cast<std::size_t>(st.st_size);
   }
@@ -249,7 +249,7 @@ private:
   bool resize_impl(std::size_t new_size, detail::failure& f) const noexcept {
     f.subject = name_.c_str();
     if (new_size > largest_file_end) return f.at(new_size).fail(errc::size_overflow, "resize shared memory");
-    if (::ftruncate(fd_.get(), static_cast<off_t>(new_size)) != 0) {
+    if (detail::lfs_ftruncate(fd_.get(), static_cast<detail::file_offset>(new_size)) != 0) {
       f.at(new_size);
       return f.fail_errno("resize shared memory");
     }

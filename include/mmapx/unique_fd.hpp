@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "detail/lfs.hpp"
 #include "detail/posix.hpp"
 #include "error.hpp"
 
@@ -79,7 +80,7 @@ inline bool clear_nonblocking(int fd, failure& f) noexcept {
 /// unless `flags` asked for it. Callers then refuse the file types they
 /// cannot map (fstat), so a FIFO is a clear error at once, not a hang.
 inline unique_fd open_fd(const char* path, int flags, mode_t mode, failure& f) noexcept {
-  const int fd = retry_on_eintr([&] { return ::open(path, flags | O_CLOEXEC | O_NONBLOCK, mode); });
+  const int fd = retry_on_eintr([&] { return lfs_open(path, flags | O_CLOEXEC | O_NONBLOCK, mode); });
   if (fd < 0) {
     f.fail_errno("open", stage::open);
     f.subject = path;
@@ -101,9 +102,10 @@ inline unique_fd dup_fd(int fd, failure& f) noexcept {
   return unique_fd(copy);
 }
 
-/// fstat(2) of `fd` into `st`; a failure is reported as "stat" with its errno.
-inline bool stat_fd(int fd, struct ::stat& st, failure& f) noexcept {
-  if (::fstat(fd, &st) == 0) return true;
+/// fstat(2) of `fd` into `st` (64-bit sizes: detail/lfs.hpp); a failure is
+/// reported as "stat" with its errno.
+inline bool stat_fd(int fd, file_status& st, failure& f) noexcept {
+  if (lfs_fstat(fd, st) == 0) return true;
   return f.fail_errno("stat");
 }
 
@@ -114,7 +116,7 @@ inline bool reserve_range(int fd, std::uint64_t offset, std::uint64_t length, fa
   if (length == 0) return true;
   int err;
   do {
-    err = ::posix_fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(length));
+    err = lfs_fallocate(fd, static_cast<file_offset>(offset), static_cast<file_offset>(length));
   } while (err == EINTR);
   if (err == 0) return true;
   f.at(offset);

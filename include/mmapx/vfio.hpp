@@ -611,9 +611,11 @@ private:
     if (!range_within(offset, size, info.size)) {
       return f.fail(errc::range_outside_region, out ? "write VFIO region" : "read VFIO region");
     }
-    const off_t at = static_cast<off_t>(info.offset + offset);
-    const ssize_t n = mmapx::detail::retry_on_eintr(
-        [&] { return out ? ::pwrite(fd_.get(), buf, size, at) : ::pread(fd_.get(), buf, size, at); });
+    // VFIO region offsets are index << 40: past a 32-bit off_t, hence lfs_.
+    const auto at = static_cast<mmapx::detail::file_offset>(info.offset + offset);
+    const ssize_t n = mmapx::detail::retry_on_eintr([&] {
+      return out ? mmapx::detail::lfs_pwrite(fd_.get(), buf, size, at) : mmapx::detail::lfs_pread(fd_.get(), buf, size, at);
+    });
     if (mmapx::detail::whole_transfer(n, size)) return true;
     return f.fail_errno(out ? "write VFIO region" : "read VFIO region");
   }
@@ -815,6 +817,7 @@ inline unsigned check_device_impl(const char* address, failure& f) noexcept {
 inline unsigned check_device(const std::string& address) {
   return mmapx::detail::throwing([&](detail::failure& f) { return detail::check_device_impl(address.c_str(), f); });
 }
+/// noexcept form of the call above: a failure is stored in `ec` (cleared on success), not thrown.
 inline unsigned check_device(const std::string& address, std::error_code& ec) noexcept {
   return mmapx::detail::reporting(ec, [&](detail::failure& f) { return detail::check_device_impl(address.c_str(), f); });
 }

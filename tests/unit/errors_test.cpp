@@ -1,5 +1,6 @@
 // Unit tests: every bad input of the core gets a clear error (code and
 // message), never a crash and never a partial result.
+#include <algorithm>
 #include <climits>
 #include <cstring>
 
@@ -111,11 +112,16 @@ TEST_CASE("file ends past the largest off_t are size_overflow everywhere", "[err
   (void)map_file<access::read_write>(p, {.offset = largest_file_end, .length = 1}, ec);
   CHECK(ec == errc::size_overflow);
   auto w = map_file<access::read_write>(p, {.offset = 1});
-  w.resize(static_cast<std::size_t>(largest_file_end), {}, ec);
+  // The largest size_t passes the largest off_t on 64-bit targets and the
+  // address space on 32-bit ones: size_overflow either way, found before
+  // the file grows.
+  w.resize(static_cast<std::size_t>(std::min<std::uint64_t>(largest_file_end, SIZE_MAX)), {}, ec);
   CHECK(ec == errc::size_overflow);
   CHECK(w.size() == 2);
-  (void)map_memfd("too-big", static_cast<std::size_t>(past), {}, ec);
-  CHECK(ec == errc::size_overflow);
+  if constexpr (sizeof(std::size_t) == 8) {  // a 32-bit size_t cannot pass the largest off_t
+    (void)map_memfd("too-big", static_cast<std::size_t>(past), {}, ec);
+    CHECK(ec == errc::size_overflow);
+  }
   CHECK(std::filesystem::file_size(p) == 3);
 }
 

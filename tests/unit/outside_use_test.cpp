@@ -82,7 +82,11 @@ TEST_CASE("a FIFO is refused at once by map_file and map_device, never waited on
 
 TEST_CASE("fixed placement without an address is an error and maps nothing", "[outside]") {
   // In a child: before the fix this mapped page 0 and never unmapped it.
-  CHECK(in_child([] {
+  // msync tells whether page 0 is mapped, where the platform's msync checks
+  // (qemu-user's does not: that check is skipped there, with this warning).
+  const bool msync_sees_unmapped = ::msync(nullptr, page_size(), MS_ASYNC) != 0 && errno == ENOMEM;
+  if (!msync_sees_unmapped) WARN("skipped the page-0 check: msync itself does not report unmapped memory here (qemu-user)");
+  CHECK(in_child([msync_sees_unmapped] {
           std::error_code ec;
           {
             auto r = map_anonymous(page_size(), {.map = {.place = placement::fixed_noreplace}}, ec);
@@ -90,7 +94,7 @@ TEST_CASE("fixed placement without an address is an error and maps nothing", "[o
             if (r.is_mapped() || r.data() != nullptr) return 4;
           }
           // Page 0 is not mapped: msync of an unmapped range is ENOMEM.
-          if (::msync(nullptr, page_size(), MS_ASYNC) == 0 || errno != ENOMEM) return 5;
+          if (msync_sees_unmapped && (::msync(nullptr, page_size(), MS_ASYNC) == 0 || errno != ENOMEM)) return 5;
           return 0;
         }) == 0);
   // The file form and the message, in a child for the same reason.
@@ -174,12 +178,46 @@ TEST_CASE("a path with an embedded NUL byte is refused, not truncated", "[outsid
   CHECK(ec == errc::parse_error);
 }
 
+namespace {
+
+/// Whether a SIGBUS from a mapped page past the end of its file carries the
+/// address that was read, seen by a plain handler in a child (no mmapx).
+/// qemu-arm 7.2 reports the page after it: a guarded copy cannot tell such
+/// a fault from one outside its range, and rightly lets it kill the process.
+bool platform_reports_sigbus_address(const std::filesystem::path& p) {
+  return in_child([&] {
+           static volatile std::uintptr_t expected = 0;
+           struct ::sigaction on_bus {};
+           on_bus.sa_flags = SA_SIGINFO;
+           on_bus.sa_sigaction = [](int, ::siginfo_t* info, void*) {
+             ::_exit(reinterpret_cast<std::uintptr_t>(info->si_addr) == expected ? 0 : 1);
+           };
+           ::sigaction(SIGBUS, &on_bus, nullptr);
+           const int fd = ::open(p.c_str(), O_RDWR | O_CLOEXEC);
+           void* base = ::mmap(nullptr, 3 * 4096, PROT_READ, MAP_SHARED, fd, 0);
+           if (fd < 0 || base == MAP_FAILED || ::ftruncate(fd, 0) != 0) return 2;
+           expected = reinterpret_cast<std::uintptr_t>(base) + 4096;
+           return *reinterpret_cast<volatile const char*>(expected) == 'x' ? 3 : 4;  // the handler exits
+         }) == 0;
+}
+
+}  // namespace
+
 TEST_CASE("messages name the descriptor, the file behind it, and cap long paths", "[outside]") {
   const auto bad_fd = message_of([] { (void)map_fd(-1); });
   CHECK(contains(bad_fd, "fd -1"));
 
   temp_dir dir;
+  const std::string long_name = (dir / std::string(5000, 'n')).string();
+  const auto long_msg = message_of([&] { (void)map_file(std::filesystem::path(long_name)); });
+  CHECK(!long_msg.empty());
+  CHECK(long_msg.size() < 600);
+  CHECK(contains(long_msg, "..."));
+
   const auto p = dir / "shrinks";
+  write_file(dir / "probe", std::string(3 * 4096, 'x'));
+  MMAPX_SKIP_UNLESS(platform_reports_sigbus_address(dir / "probe"),
+                    "SIGBUS itself reports another address than the one read here (qemu-arm 7.2: the next page)");
   write_file(p, std::string(3 * 4096, 'x'));
   auto r = map_file<access::read_write>(p);
   REQUIRE(::truncate(p.c_str(), 0) == 0);
@@ -189,12 +227,6 @@ TEST_CASE("messages name the descriptor, the file behind it, and cap long paths"
   CHECK(ec == std::errc::bad_address);
   const auto copy = message_of([&] { copy_from(r, 4096, std::span<std::byte>(buf)); });
   CHECK(contains(copy, p.string()));
-
-  const std::string long_name = (dir / std::string(5000, 'n')).string();
-  const auto long_msg = message_of([&] { (void)map_file(std::filesystem::path(long_name)); });
-  CHECK(!long_msg.empty());
-  CHECK(long_msg.size() < 600);
-  CHECK(contains(long_msg, "..."));
 }
 
 TEST_CASE("a PCI BAR mapping the kernel refuses is explained like /dev/mem's", "[outside]") {
