@@ -13,6 +13,7 @@
 #include <mmapx/anonymous.hpp>
 #include <mmapx/device.hpp>
 #include <mmapx/file.hpp>
+#include <mmapx/kmod.hpp>
 #include <mmapx/memfd.hpp>
 #include <mmapx/pci.hpp>
 #include <mmapx/reg.hpp>
@@ -174,6 +175,10 @@ TEST_CASE("a path with an embedded NUL byte is refused, not truncated", "[outsid
   CHECK(ec == std::errc::invalid_argument);
   (void)map_pci_bar(std::string("0000:00:04.0\0x", 14), 0, {}, ec);
   CHECK(ec == errc::parse_error);
+  // The kernel module's device by path: "/dev/null" before the NUL would be
+  // opened (and fail later with ENOTTY) if the path were truncated.
+  (void)mmapx::kmod::device::open(std::string("/dev/null\0x", 11), ec);
+  CHECK(ec == std::errc::invalid_argument);
   (void)pci_bar_info(std::string("0000:00:04.0\0x", 14), 0, ec);
   CHECK(ec == errc::parse_error);
 }
