@@ -246,6 +246,7 @@ private:
 
   static device open_impl(const std::string& path, detail::failure& f) noexcept {
     device d;
+    if (!detail::check_path(path, f)) return d;
     try {
       d.path_ = path;
     } catch (...) {
