@@ -125,20 +125,24 @@ std::error_code growth_error(std::uint64_t to) {
 prediction predict(access a, const file_options& o, std::uint64_t file_size) {
   prediction p;
   const bool rw = a == access::read_write;
-  if (rw && o.size > file_size) {
-    if (auto e = growth_error(o.size)) return p.error = e, p;
-    file_size = o.size;
-  }
+  // map_file checks everything before it changes the file: the size the file
+  // grows to, then the range, and only then grows it (EFBIG comes last).
+  if (rw && o.size > largest_file_end) return p.error = errc::size_overflow, p;
+  const std::uint64_t grown = rw && o.size > file_size ? o.size : file_size;
   std::uint64_t length = o.length;
   if (length == 0) {
-    if (o.offset > file_size) return p.error = errc::offset_beyond_end, p;
-    length = file_size - o.offset;
+    if (o.offset > grown) return p.error = errc::offset_beyond_end, p;
+    length = grown - o.offset;
   }
   const auto end = checked_add<std::uint64_t>(o.offset, length);
   if (!end || *end > static_cast<std::uint64_t>(INT64_MAX)) return p.error = errc::size_overflow, p;
+  if (*end > grown && !rw) return p.error = o.offset > grown ? errc::offset_beyond_end : errc::length_beyond_end, p;
+  if (grown > file_size) {
+    if (auto e = growth_error(grown)) return p.error = e, p;
+    file_size = grown;
+  }
   if (*end > file_size) {
-    if (!rw) return p.error = o.offset > file_size ? errc::offset_beyond_end : errc::length_beyond_end, p;
-    if (*end > file_limit) return p.error = sys(EFBIG), p;
+    if (auto e = growth_error(*end)) return p.error = e, p;
     file_size = *end;
   }
   // map_range: huge pages on a file that is not on hugetlbfs.
