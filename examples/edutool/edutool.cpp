@@ -185,6 +185,26 @@ mmapx::uio_device uio_for(const std::string& address) {
                           "/sys/bus/pci/drivers/uio_pci_generic/new_id");
 }
 
+/// Starts n! with edu's completion interrupt on and waits for it through
+/// `wait(ec)` (which waits up to 5 s, UIO or VFIO alike); then reads and
+/// acknowledges the interrupt cause. nullopt, said on stdout, when none came.
+template <class Regs, class Wait>
+std::optional<std::uint32_t> factorial_with_interrupt(const Regs& regs, std::uint64_t n, Wait&& wait) {
+  regs.modify(edu::status::irq_on_done::val<1>);
+  regs.template write<edu::factorial>(static_cast<std::uint32_t>(n));
+  std::error_code timeout;
+  wait(timeout);
+  regs.modify(edu::status::irq_on_done::val<0>);
+  if (timeout == mmapx::errc::timed_out) {
+    std::printf("factorial: no completion interrupt within 5 s\n");
+    return std::nullopt;
+  }
+  if (timeout) throw std::system_error(timeout, "edutool: wait for the completion interrupt");
+  const std::uint32_t cause = regs.template read<edu::irq_status>();
+  regs.template write<edu::irq_ack>(cause);
+  return cause;
+}
+
 int cmd_fact(const std::string& address, std::uint64_t n, bool use_irq) {
   if (n > 12) throw usage_error{"n! fits the 32-bit register only for n <= 12"};
   edu_device dev(address, use_vfio);
@@ -193,38 +213,19 @@ int cmd_fact(const std::string& address, std::uint64_t n, bool use_irq) {
   const auto& regs = dev.regs();
   if (use_irq && dev.vfio() != nullptr) {
     auto msi = dev.vfio()->dev.enable_interrupts(mmapx::vfio::irq_type::msi);
-    regs.modify(edu::status::irq_on_done::val<1>);
-    regs.write<edu::factorial>(static_cast<std::uint32_t>(n));
-    std::error_code timeout;
-    (void)msi.wait(5s, 0, timeout);
-    regs.modify(edu::status::irq_on_done::val<0>);
-    if (timeout == mmapx::errc::timed_out) {
-      std::printf("factorial: no completion interrupt within 5 s\n");
-      return exit_check_failed;
-    }
-    if (timeout) throw std::system_error(timeout, "edutool: wait for the completion interrupt");
-    const std::uint32_t cause = regs.read<edu::irq_status>();
-    regs.write<edu::irq_ack>(cause);
-    std::printf("factorial: completion interrupt through VFIO MSI (cause 0x%x)\n", cause);
-    if ((cause & edu::irq_factorial) == 0) return exit_check_failed;
+    const auto cause = factorial_with_interrupt(regs, n, [&](std::error_code& ec) { (void)msi.wait(5s, 0, ec); });
+    if (!cause) return exit_check_failed;
+    std::printf("factorial: completion interrupt through VFIO MSI (cause 0x%x)\n", *cause);
+    if ((*cause & edu::irq_factorial) == 0) return exit_check_failed;
   } else if (use_irq) {
     auto uio = uio_for(address);
     mmapx::pci_enable_intx(address);
-    regs.modify(edu::status::irq_on_done::val<1>);
-    regs.write<edu::factorial>(static_cast<std::uint32_t>(n));
-    std::error_code timeout;
-    const auto event = uio.wait(5s, timeout);
-    regs.modify(edu::status::irq_on_done::val<0>);
-    if (timeout == mmapx::errc::timed_out) {
-      std::printf("factorial: no completion interrupt within 5 s\n");
-      return exit_check_failed;
-    }
-    if (timeout) throw std::system_error(timeout, "edutool: wait for the completion interrupt");
-    const std::uint32_t cause = regs.read<edu::irq_status>();
-    regs.write<edu::irq_ack>(cause);
+    mmapx::uio_event event{};
+    const auto cause = factorial_with_interrupt(regs, n, [&](std::error_code& ec) { event = uio.wait(5s, ec); });
+    if (!cause) return exit_check_failed;
     mmapx::pci_enable_intx(address);  // uio_pci_generic masked INTx in its handler
-    std::printf("factorial: completion interrupt %u (cause 0x%x)\n", event.count, cause);
-    if ((cause & edu::irq_factorial) == 0) return exit_check_failed;
+    std::printf("factorial: completion interrupt %u (cause 0x%x)\n", event.count, *cause);
+    if ((*cause & edu::irq_factorial) == 0) return exit_check_failed;
   } else {
     regs.write<edu::factorial>(static_cast<std::uint32_t>(n));
     regs.wait_until(edu::status::computing::val<0>, 5s);

@@ -24,26 +24,13 @@
 #include "test_support.hpp"
 
 using namespace mmapx;
+using mmapx_test::contains;
 using mmapx_test::in_child;
 using mmapx_test::temp_dir;
+using mmapx_test::thrown_message;
 using mmapx_test::write_file;
 
 namespace {
-
-/// The message of the std::system_error `fn` throws ("" if none).
-template <class Fn>
-std::string message_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const std::system_error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 /// Runs `check` in a child that SIGALRM kills after 5 s: a call that blocks
 /// fails the test instead of hanging the suite.
@@ -104,7 +91,7 @@ TEST_CASE("fixed placement without an address is an error and maps nothing", "[o
           auto r = map_file(std::filesystem::path("/proc/self/exe"),
                             {.length = 1, .map = {.place = placement::fixed_noreplace}}, ec);
           if (ec != std::errc::invalid_argument || r.is_mapped()) return 3;
-          const auto text = message_of([] {
+          const auto text = thrown_message([] {
             (void)map_anonymous(page_size(), {.map = {.place = placement::fixed_noreplace}});
           });
           return contains(text, "hint") ? 0 : 4;
@@ -170,7 +157,7 @@ TEST_CASE("a path with an embedded NUL byte is refused, not truncated", "[outsid
   auto r = map_file(std::filesystem::path(with_nul), {}, ec);
   CHECK(ec == std::errc::invalid_argument);
   CHECK_FALSE(r.is_mapped());
-  CHECK(contains(message_of([&] { (void)map_file(std::filesystem::path(with_nul)); }), "NUL"));
+  CHECK(contains(thrown_message([&] { (void)map_file(std::filesystem::path(with_nul)); }), "NUL"));
   (void)map_device(std::filesystem::path(with_nul), 0, 4096, {}, ec);
   CHECK(ec == std::errc::invalid_argument);
   (void)map_pci_bar(std::string("0000:00:04.0\0x", 14), 0, {}, ec);
@@ -209,12 +196,12 @@ bool platform_reports_sigbus_address(const std::filesystem::path& p) {
 }  // namespace
 
 TEST_CASE("messages name the descriptor, the file behind it, and cap long paths", "[outside]") {
-  const auto bad_fd = message_of([] { (void)map_fd(-1); });
+  const auto bad_fd = thrown_message([] { (void)map_fd(-1); });
   CHECK(contains(bad_fd, "fd -1"));
 
   temp_dir dir;
   const std::string long_name = (dir / std::string(5000, 'n')).string();
-  const auto long_msg = message_of([&] { (void)map_file(std::filesystem::path(long_name)); });
+  const auto long_msg = thrown_message([&] { (void)map_file(std::filesystem::path(long_name)); });
   CHECK(!long_msg.empty());
   CHECK(long_msg.size() < 600);
   CHECK(contains(long_msg, "..."));
@@ -230,7 +217,7 @@ TEST_CASE("messages name the descriptor, the file behind it, and cap long paths"
   std::error_code ec;
   copy_from(r, 4096, std::span<std::byte>(buf), ec);
   CHECK(ec == std::errc::bad_address);
-  const auto copy = message_of([&] { copy_from(r, 4096, std::span<std::byte>(buf)); });
+  const auto copy = thrown_message([&] { copy_from(r, 4096, std::span<std::byte>(buf)); });
   CHECK(contains(copy, p.string()));
 }
 
