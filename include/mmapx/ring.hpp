@@ -67,20 +67,10 @@ inline map_options options_for_page(std::size_t page) noexcept {
   return {};
 }
 
-/// A memfd of `size` bytes, mapped. A hugetlb memfd is created even when
-/// the pool is empty and only its mmap fails (ENOMEM): that is reported as
-/// errc::huge_pages_unavailable, or answered with base pages as opts ask.
-template <access A>
-region<A> ring_memfd(const char* name, std::size_t size, const ring_options& opts, failure& f) noexcept {
-  const memfd_options huge{.map = {.huge = opts.huge, .on_no_huge_pages = opts.on_no_huge_pages}};
-  auto r = map_memfd_impl<A>(name, size, huge, f);
-  if (!f || opts.huge == huge_pages::none || f.code != std::errc::not_enough_memory) return r;
-  if (opts.on_no_huge_pages == huge_fallback::fail) {
-    f.fail(errc::huge_pages_unavailable, "mmap");
-    return r;
-  }
-  f = failure{};
-  return map_memfd_impl<A>(name, size, {}, f);
+/// The memfd a ring lives in: map_memfd applies the huge-page rule itself
+/// (errc::huge_pages_unavailable, or base pages with huge_fallback::base_pages).
+inline memfd_options ring_memfd_options(const ring_options& opts) noexcept {
+  return {.map = {.huge = opts.huge, .on_no_huge_pages = opts.on_no_huge_pages}};
 }
 
 }  // namespace detail
@@ -125,7 +115,7 @@ private:
     const auto huge = detail::huge_page_bytes(opts.huge);
     const std::size_t page = huge != 0 ? static_cast<std::size_t>(huge) : page_size();
     if (capacity == 0 || capacity % page != 0) return bad_capacity(capacity, f);
-    auto first = detail::ring_memfd<access::read_write>("mmapx-ring", capacity, opts, f);
+    auto first = detail::map_memfd_impl<access::read_write>("mmapx-ring", capacity, detail::ring_memfd_options(opts), f);
     if (f) return {};
     return mirror(std::move(first), f);
   }
@@ -366,7 +356,7 @@ private:
                           "create queue (capacity must be a non-zero multiple of the page size)");
       return {};
     }
-    const auto whole = detail::ring_memfd<access::read>("mmapx-spsc", page + capacity, opts, f);
+    const auto whole = detail::map_memfd_impl<access::read>("mmapx-spsc", page + capacity, detail::ring_memfd_options(opts), f);
     if (f) return {};
     return create_on_impl(whole.native_handle(), capacity, f);
   }
