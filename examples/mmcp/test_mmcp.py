@@ -6,7 +6,8 @@
 GROUP is one of: small (the default: every case on small files), large (a
 5 GiB sparse file, data past 4 GiB), full-disk (a size-limited tmpfs mounted
 for the test; needs root, else exit 77 = skipped). Copies are compared byte
-for byte and hole for hole (SEEK_DATA/SEEK_HOLE maps and st_blocks).
+for byte and hole for hole (SEEK_DATA/SEEK_HOLE maps, and st_blocks up to the
+filesystem's own index blocks).
 """
 
 import errno
@@ -98,7 +99,14 @@ def assert_same_copy(src, dst):
     assert s.st_size == d.st_size, f"sizes differ: {s.st_size} != {d.st_size}"
     smap, dmap = data_map(src), data_map(dst)
     assert smap == dmap, f"data maps differ:\n  {smap}\n  {dmap}"
-    assert s.st_blocks == d.st_blocks, f"allocated blocks differ: {s.st_blocks} != {d.st_blocks}"
+    # st_blocks also counts the filesystem's own blocks for the file (ext4's extent-tree
+    # index blocks: one 4 KiB block more when the source was written in more fragments
+    # than the copy, seen in CI as 196616 != 196608 for 96 MiB). Space reserved or
+    # allocated over a hole, what this check is for, is at least a whole data block per
+    # hole and shows in the data maps above; the slack covers the index blocks only.
+    slack = 8 * (2 + s.st_size // (64 * MiB))  # 512-byte units: 4 KiB per 64 MiB, plus 8 KiB
+    assert abs(s.st_blocks - d.st_blocks) <= slack, \
+        f"allocated blocks differ: {s.st_blocks} != {d.st_blocks} (more than {slack} apart)"
     for offset, length in smap:  # outside the map both are holes: zeros
         for at in range(offset, offset + length, 64 * MiB):
             n = min(64 * MiB, offset + length - at)
