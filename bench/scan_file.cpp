@@ -5,7 +5,9 @@
 //   scan_file METHOD FILE
 //
 // Methods: mmapx (mmapx::scan_file: windows populated, read ahead),
-// mmapx-nopopulate (the same with scan_options::populate off), read
+// mmapx-nopopulate (the same with scan_options::populate off),
+// mmapx-noahead (the same with scan_options::read_ahead 0: the kernel's
+// MADV_SEQUENTIAL read-ahead alone), read
 // (read(2) into a 1 MiB buffer), direct (read(2) with O_DIRECT, 1 MiB
 // aligned buffer), lazy (mmap the whole file, touch it: page faults),
 // sequential (as lazy, with MADV_SEQUENTIAL). Every method hands the same
@@ -93,10 +95,9 @@ std::uint64_t by_mapping(const char* path, int advice) {
   return c.sum;
 }
 
-std::uint64_t by_scan(const char* path, bool populate) {
+std::uint64_t by_scan(const char* path, const mmapx::scan_options& o) {
   checksum c;
-  mmapx::scan_file(path, [&](std::span<const std::byte> bytes, std::uint64_t) { c.add(bytes.data(), bytes.size()); },
-                   {.populate = populate});
+  mmapx::scan_file(path, [&](std::span<const std::byte> bytes, std::uint64_t) { c.add(bytes.data(), bytes.size()); }, o);
   return c.sum;
 }
 
@@ -104,15 +105,19 @@ std::uint64_t by_scan(const char* path, bool populate) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: scan_file mmapx|mmapx-nopopulate|read|direct|lazy|sequential FILE\n");
+    std::fprintf(stderr, "usage: scan_file mmapx|mmapx-nopopulate|mmapx-noahead|read|direct|lazy|sequential FILE\n");
     return 2;
   }
   const std::string_view method = argv[1];
   const char* path = argv[2];
   std::uint64_t sum = 0;
   try {
-    if (method == "mmapx" || method == "mmapx-nopopulate") {
-      sum = by_scan(path, method == "mmapx");
+    if (method == "mmapx") {
+      sum = by_scan(path, {});
+    } else if (method == "mmapx-nopopulate") {
+      sum = by_scan(path, {.populate = false});
+    } else if (method == "mmapx-noahead") {
+      sum = by_scan(path, {.read_ahead = 0});
     } else if (method == "read" || method == "direct") {
       sum = by_read(path, method == "direct");
     } else if (method == "lazy") {

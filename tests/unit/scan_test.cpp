@@ -1,11 +1,14 @@
 // Tests of the large-file calls: scan_fd / scan_file / scan (scan.hpp),
 // read_ahead, and reserve_file_range (file.hpp), from their doc comments.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -41,7 +44,83 @@ mmapx::unique_fd open_read(const std::filesystem::path& p) {
   return fd;
 }
 
+/// Whether every page holding `bytes` is in memory (mincore; the tests run
+/// as the file's owner, to whom the kernel tells the page-cache state).
+bool in_memory(std::span<const std::byte> bytes) {
+  const std::size_t page = mmapx::page_size();
+  const auto first = static_cast<std::uintptr_t>(mmapx::align_down(reinterpret_cast<std::uintptr_t>(bytes.data()), page));
+  const std::size_t length = reinterpret_cast<std::uintptr_t>(bytes.data()) + bytes.size() - first;
+  std::vector<unsigned char> pages((length + page - 1) / page);
+  REQUIRE(::mincore(reinterpret_cast<void*>(first), length, pages.data()) == 0);
+  for (const auto page : pages) {
+    if ((page & 1) == 0) return false;
+  }
+  return true;
+}
+
+/// Drops the file from the page cache (written back first), then reads
+/// back only the byte ranges given, page by page through a MADV_RANDOM
+/// mapping (no read-ahead: exactly those pages come back). Says whether the
+/// file had left the cache; a file system that keeps file pages in memory
+/// anyway (tmpfs) says no. Whole-file eviction because a part of a file may
+/// sit in a large folio that also holds pages outside it and is kept.
+bool cache_only(const std::filesystem::path& p, std::initializer_list<std::pair<std::size_t, std::size_t>> ranges) {
+  {
+    const mmapx::unique_fd fd(::open(p.c_str(), O_RDWR | O_CLOEXEC));
+    REQUIRE(fd);
+    REQUIRE(::fsync(fd.get()) == 0);
+    REQUIRE(::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED) == 0);
+  }
+  auto file = mmapx::map_file(p);
+  if (in_memory(file.bytes().subspan(0, 1))) return false;
+  file.advise(mmapx::advice::random);
+  for (const auto& [from, to] : ranges) {
+    for (std::size_t at = from; at < to; at += mmapx::page_size()) {
+      static_cast<void>(*static_cast<const volatile std::byte*>(file.data() + at));
+    }
+  }
+  return true;
+}
+
+bool evict(const std::filesystem::path& p) { return cache_only(p, {}); }
+
 }  // namespace
+
+TEST_CASE("a scan reads the same bytes from a cached file, an evicted one, and one cached in part", "[scan]") {
+  // A file just written is all in the page cache; one that is not makes the
+  // read-ahead hints and the population wait for the disk, and a file
+  // cached in part mixes both. Every mix must read alike.
+  temp_dir dir;
+  const std::string data = pattern(1 * MiB + 123, 7);
+  write_file(dir / "f", data);
+  const bool populate = GENERATE(true, false);
+  const unsigned ahead = GENERATE(0u, 2u);
+  const int state = GENERATE(0, 1, 2, 3);
+  INFO("populate " << populate << ", read_ahead " << ahead << ", state " << state);
+  // Windows of 64 KiB: state 2 has the first three cached (warm, then cold),
+  // state 3 all but four in the middle (cold for a while, then cached again).
+  const auto set_state = [&] {
+    switch (state) {
+      case 1: return evict(dir / "f");
+      case 2: return cache_only(dir / "f", {{0, 192 * KiB}});
+      case 3: return cache_only(dir / "f", {{0, 320 * KiB}, {576 * KiB, data.size()}});
+      default: return true;  // all cached: just written
+    }
+  };
+  MMAPX_SKIP_UNLESS(set_state(), "the file system keeps file pages in memory (tmpfs?)");
+  recorder r;
+  mmapx::scan_file(dir / "f", std::ref(r), {.window = 64 * KiB, .read_ahead = ahead, .populate = populate});
+  CHECK(r.bytes == data);
+  CHECK(r.windows.size() == 17);
+  auto file = mmapx::map_file(dir / "f");
+  CHECK(in_memory(file.bytes()));  // the scan read every page
+
+  auto region = mmapx::map_file(dir / "f", {.offset = 10});
+  REQUIRE(set_state());
+  recorder from_region;
+  mmapx::scan(region, std::ref(from_region), {.window = 64 * KiB, .read_ahead = ahead, .populate = populate});
+  CHECK(from_region.bytes == data.substr(10));
+}
 
 TEST_CASE("scan_file hands out every byte once, in order, in windows aligned in the file", "[scan]") {
   temp_dir dir;
