@@ -90,13 +90,11 @@ inline bool read_uio_event_count(unsigned number, std::uint32_t& count, failure&
   const char* op = "read UIO event count";
   const sysfs_path path("%s/uio%u/event", sysfs_uio_class, number);
   std::uint64_t value = 0;
-  if (path.check(f, op) && read_sysfs_number(path.c_str(), value, op, f) && value > UINT32_MAX)
+  if (path.check(f, op) && read_sysfs_number(path.c_str(), value, op, f) && value > UINT32_MAX) {
     f.fail(errc::value_out_of_range, op);
-  if (f) {
-    f.subject = "class/uio/uioN/event";  // `path` is about to go away
-    f.at(number);
-    return false;
+    f.subject = path.c_str();
   }
+  if (f) return false;
   count = static_cast<std::uint32_t>(value);
   return true;
 }
@@ -114,11 +112,7 @@ inline bool read_uio_map(unsigned number, unsigned index, uio_map& m, failure& f
     const sysfs_path path("%s/uio%u/maps/map%u/%s", sysfs_uio_class, number, index, names[i]);
     if (path.check(f, op)) read_sysfs_number(path.c_str(), *fields[i], op, f);
   }
-  if (f) {
-    f.subject = "class/uio/uioN/maps";  // `path` is about to go away
-    f.at(index);
-    return false;
-  }
+  if (f) return false;  // named by the attribute's path
   char text[128];
   failure no_name;  // optional: drivers may leave maps unnamed
   const sysfs_path path("%s/uio%u/maps/map%u/name", sysfs_uio_class, number, index);
@@ -238,21 +232,13 @@ private:
     char path[32];
     std::snprintf(path, sizeof path, "/dev/uio%u", number);
     auto fd = detail::open_fd(path, O_RDWR, 0, f);
-    if (f) {
-      f.subject = "/dev/uioN";
-      f.at(number);
-      return {};
-    }
+    if (f) return {};
     uio_device dev(std::move(fd), number);
     char name[128];
     const detail::sysfs_path name_path("%s/uio%u/name", detail::sysfs_uio_class, number);
     if (name_path.check(f, "read UIO device name"))
       detail::read_sysfs_string(name_path.c_str(), name, sizeof name, "read UIO device name", f);
-    if (f) {
-      f.subject = "/dev/uioN";  // `name_path` is about to go away
-      f.at(number);
-      return {};
-    }
+    if (f) return {};  // named by the attribute's path
     // The count so far, so the first wait can tell what it missed.
     if (!detail::read_uio_event_count(number, dev.last_count_, f)) return {};
     try {
@@ -268,7 +254,13 @@ private:
     unsigned number = 0;
     if (!detail::find_uio_by_name(name, number, f)) return {};
     auto dev = open_impl(number, f);
-    if (f) f.subject = name;
+    const char* file = f.subject;
+    if (f && file == nullptr) f.subject = name;
+    if (f && file != nullptr) {  // the name asked for, and the file that failed ("uio_pci_generic: /dev/uio2")
+      char both[detail::bounded_text::capacity];
+      std::snprintf(both, sizeof both, "%s: %s", name, file);
+      f.subject = both;
+    }
     return dev;
   }
 

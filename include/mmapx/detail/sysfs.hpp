@@ -69,7 +69,7 @@ private:
 };
 
 /// Reads the whole attribute at `path` into buf (NUL-terminated) and returns
-/// its length. A text that does not fit in capacity - 1 bytes is
+/// its length. Every failure names `path`. A text that does not fit in capacity - 1 bytes is
 /// errc::parse_error: no attribute mmapx reads is that long.
 inline std::size_t read_sysfs_text(const char* path, char* buf, std::size_t capacity, const char* op,
                                    failure& f) noexcept {
@@ -91,6 +91,7 @@ inline std::size_t read_sysfs_text(const char* path, char* buf, std::size_t capa
     if (n < 0 || into == &extra) {
       if (n < 0) f.fail_errno(op);
       else f.fail(errc::parse_error, op);
+      f.subject = path;
       return 0;
     }
     used += static_cast<std::size_t>(n);
@@ -110,7 +111,9 @@ inline bool read_sysfs_number(const char* path, std::uint64_t& value, const char
   char text[96];
   const std::size_t n = read_sysfs_text(path, text, sizeof text, op, f);
   if (f) return false;
-  return parse_unsigned(sysfs_value(text, n), value, f, op);
+  if (parse_unsigned(sysfs_value(text, n), value, f, op)) return true;
+  f.subject = path;
+  return false;
 }
 
 /// Reads a string attribute (a name) into buf, without the trailing newline.
