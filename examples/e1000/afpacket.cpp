@@ -16,6 +16,8 @@
 // 2 a usage or system error. Static, so it runs in the VM's busybox guest.
 #include "frames.hpp"
 
+#include <mmapx/number.hpp>
+
 #include <net/if.h>
 #include <netinet/in.h>
 #include <linux/if_packet.h>
@@ -26,11 +28,13 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -210,25 +214,27 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: e1000-afpacket TX_IFACE RX_IFACE COUNT SIZE|mixed [WINDOW]\n");
     return 2;
   }
-  char* end = nullptr;
-  const unsigned long long count = std::strtoull(argv[3], &end, 0);
-  if (*end != '\0' || count == 0 || count > 0xffffffffull) {
+  // Numbers as every mmapx tool reads them (mmapx::parse_number: decimal, 0x, 0b; no sign).
+  std::error_code ec;
+  const std::uint64_t count = mmapx::parse_number(argv[3], ec);
+  if (ec || count == 0 || count > 0xffffffffull) {
     std::fprintf(stderr, "e1000-afpacket: COUNT must be 1 to 2^32-1, not '%s'\n", argv[3]);
     return 2;
   }
   std::size_t size = 0;
   if (std::string(argv[4]) != "mixed") {
-    size = std::strtoull(argv[4], &end, 0);
-    if (*end != '\0' || size < e1000_frames::min_size || size > e1000_frames::max_size) {
+    const std::uint64_t wanted = mmapx::parse_number(argv[4], ec);
+    if (ec || wanted < e1000_frames::min_size || wanted > e1000_frames::max_size) {
       std::fprintf(stderr, "e1000-afpacket: SIZE must be %zu to %zu or 'mixed', not '%s'\n",
                    e1000_frames::min_size, e1000_frames::max_size, argv[4]);
       return 2;
     }
+    size = static_cast<std::size_t>(wanted);
   }
-  unsigned long long window = 128;
+  std::uint64_t window = 128;
   if (argc == 6) {
-    window = std::strtoull(argv[5], &end, 0);
-    if (*end != '\0' || window == 0 || window > 4096) {
+    window = mmapx::parse_number(argv[5], ec);
+    if (ec || window == 0 || window > 4096) {
       std::fprintf(stderr, "e1000-afpacket: WINDOW must be 1 to 4096, not '%s'\n", argv[5]);
       return 2;
     }

@@ -19,12 +19,14 @@
 #include "frames.hpp"
 
 #include <mmapx/anonymous.hpp>
+#include <mmapx/number.hpp>
 #include <mmapx/pci.hpp>
 #include <mmapx/vfio.hpp>
 
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -139,18 +141,26 @@ void warm_up(port& tx, port& rx) {
   rx.nic->clear_counters();
 }
 
+/// A number on the command line, read as every mmapx tool reads them
+/// (mmapx::parse_number: decimal, 0x or 0b; no sign), at most `high`; what
+/// it must be is said in `rule`. Finer checks (a ring's multiple of 8, a
+/// frame's length) are the driver's.
+std::uint64_t parse_argument(const std::string& text, const char* what, const char* rule, std::uint64_t low,
+                             std::uint64_t high) {
+  std::error_code ec;
+  const std::uint64_t v = mmapx::parse_number(text, ec);
+  if (ec || v < low || v > high) throw driver_error(std::string(what) + " must be " + rule + ", not '" + text + "'");
+  return v;
+}
 std::size_t parse_size(const std::string& text) {
   if (text == "mixed") return 0;
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(text.c_str(), &end, 0);
-  if (*end != '\0' || text.empty()) throw driver_error("SIZE must be a number of bytes or 'mixed', not '" + text + "'");
-  return v;  // the driver refuses lengths it cannot send
+  return parse_argument(text, "SIZE", "a number of bytes or 'mixed'", 0, SIZE_MAX);
 }
 std::uint64_t parse_count(const std::string& text) {
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(text.c_str(), &end, 0);
-  if (*end != '\0' || v == 0 || v > 0xffffffffull) throw driver_error("COUNT must be 1 to 2^32-1, not '" + text + "'");
-  return v;
+  return parse_argument(text, "COUNT", "1 to 2^32-1", 1, 0xffffffffull);
+}
+std::size_t parse_ring(const std::string& text, const char* option) {
+  return parse_argument(text, option, "a number of descriptors", 0, SIZE_MAX);
 }
 
 void print_statistics(const char* who, const e1000_driver::statistics& s) {
@@ -426,16 +436,16 @@ int run(const std::vector<std::string>& a) {
   if (cmd == "send" && (a.size() == 3 || a.size() == 4))
     return send(a[1], parse_count(a[2]), a.size() == 4 ? parse_size(a[3]) : 60);
   if (cmd == "recv" && (a.size() == 3 || a.size() == 4))
-    return recv(a[1], parse_count(a[2]), a.size() == 4 ? static_cast<int>(parse_count(a[3]) % 86400) : 10);
+    return recv(a[1], parse_count(a[2]), a.size() == 4 ? static_cast<int>(parse_argument(a[3], "SECONDS", "1 to 86400", 1, 86400)) : 10);
   if (cmd == "fault" && a.size() == 3) return fault(a[1], a[2]);
   if (cmd == "loop" && a.size() >= 4) {
     loop_options o;
     for (std::size_t i = 4; i < a.size(); ++i) {
       const std::string& opt = a[i];
       if (opt == "--interrupts") o.cfg.interrupts = true;
-      else if (opt.rfind("--window=", 0) == 0) o.window = parse_count(opt.substr(9));
-      else if (opt.rfind("--rx-ring=", 0) == 0) o.cfg.rx_ring = std::strtoull(opt.c_str() + 10, nullptr, 0);
-      else if (opt.rfind("--tx-ring=", 0) == 0) o.cfg.tx_ring = std::strtoull(opt.c_str() + 10, nullptr, 0);
+      else if (opt.rfind("--window=", 0) == 0) o.window = parse_argument(opt.substr(9), "--window", "1 to 2^32-1", 1, 0xffffffffull);
+      else if (opt.rfind("--rx-ring=", 0) == 0) o.cfg.rx_ring = parse_ring(opt.substr(10), "--rx-ring");
+      else if (opt.rfind("--tx-ring=", 0) == 0) o.cfg.tx_ring = parse_ring(opt.substr(10), "--tx-ring");
       else if (opt.rfind("--", 0) != 0 && i == 4) o.size = parse_size(opt);
       else return usage(("unknown option '" + opt + "'").c_str());
     }
