@@ -17,6 +17,7 @@
 using namespace mmapx;
 using mmapx_test::pattern;
 using mmapx_test::read_file;
+using mmapx_test::resident;
 using mmapx_test::temp_dir;
 using mmapx_test::write_file;
 
@@ -37,15 +38,6 @@ bool faults_on(volatile std::byte* p, bool write) {
   });
   const auto end = touch.wait();
   return end.signal == SIGSEGV || end.signal == SIGBUS;
-}
-
-bool resident(const void* p, std::size_t len) {
-  std::vector<unsigned char> vec((len + page_size() - 1) / page_size());
-  auto base = reinterpret_cast<std::uintptr_t>(p) & ~(page_size() - 1);
-  if (::mincore(reinterpret_cast<void*>(base), len, vec.data()) != 0) return false;
-  for (auto v : vec)
-    if ((v & 1) == 0) return false;
-  return true;
 }
 
 /// AnonHugePages (KiB) of the mapping that contains `p`, from /proc/self/smaps.

@@ -1,7 +1,6 @@
 // Tests of the large-file calls: scan_fd / scan_file / scan (scan.hpp),
 // read_ahead, and reserve_file_range (file.hpp), from their doc comments.
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -44,19 +43,8 @@ mmapx::unique_fd open_read(const std::filesystem::path& p) {
   return fd;
 }
 
-/// Whether every page holding `bytes` is in memory (mincore; the tests run
-/// as the file's owner, to whom the kernel tells the page-cache state).
-bool in_memory(std::span<const std::byte> bytes) {
-  const std::size_t page = mmapx::page_size();
-  const auto first = static_cast<std::uintptr_t>(mmapx::align_down(reinterpret_cast<std::uintptr_t>(bytes.data()), page));
-  const std::size_t length = reinterpret_cast<std::uintptr_t>(bytes.data()) + bytes.size() - first;
-  std::vector<unsigned char> pages((length + page - 1) / page);
-  REQUIRE(::mincore(reinterpret_cast<void*>(first), length, pages.data()) == 0);
-  for (const auto page : pages) {
-    if ((page & 1) == 0) return false;
-  }
-  return true;
-}
+/// Whether every page holding `bytes` is in memory (test_support's resident).
+bool in_memory(std::span<const std::byte> bytes) { return mmapx_test::resident(bytes.data(), bytes.size()); }
 
 /// Drops the file from the page cache (written back first), then reads
 /// back only the byte ranges given, page by page through a MADV_RANDOM

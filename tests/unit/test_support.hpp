@@ -1,11 +1,14 @@
 // tests/unit/test_support.hpp - a private temporary directory per test,
 // helpers to read and write whole files without going through mmapx, a
-// way to run a check in a forked child, and the error or message a call throws.
+// way to run a check in a forked child, the error or message a call throws,
+// and whether pages are in memory.
 #pragma once
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
@@ -111,6 +114,21 @@ std::system_error thrown_by(Fn&& fn) {
 
 /// True if `part` occurs in `text` (for error messages).
 inline bool contains(std::string_view text, std::string_view part) { return text.find(part) != text.npos; }
+
+/// Whether every page holding bytes [p, p + len) is in memory, as mincore(2)
+/// says (false when it refuses). For a file: in the page cache, which the
+/// kernel tells only the file's owner, root or a writer; the tests are those.
+inline bool resident(const void* p, std::size_t len) {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto first = reinterpret_cast<std::uintptr_t>(p) & ~(page - 1);
+  const std::size_t span = reinterpret_cast<std::uintptr_t>(p) + len - first;
+  std::vector<unsigned char> pages((span + page - 1) / page);
+  if (::mincore(reinterpret_cast<void*>(first), span, pages.data()) != 0) return false;
+  for (const auto v : pages) {
+    if ((v & 1) == 0) return false;
+  }
+  return true;
+}
 
 /// The message of what `fn` throws ("" when it does not throw): Catch2 2
 /// and 3 name their substring matchers differently.
